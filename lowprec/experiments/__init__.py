@@ -1,0 +1,1 @@
+"""Experiment files shipped with lowprec (TOML); `lowprec.demo` reads them."""

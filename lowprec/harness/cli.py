@@ -1,0 +1,169 @@
+"""The ``lowprec`` command: parse, call the Python API, print (STYLE §12).
+
+    lowprec run EXPERIMENT.toml [--sbits 10 --mode stochastic --set params.nz=31 ...] -o run.nc
+    lowprec inspect run.nc
+    lowprec sweep / validate / report       (lowprec.harness.cli_sweep, when present)
+
+Exit status: 0 complete, 1 error (bad config, existing output ...), 3 the run blew up.
+"""
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lowprec.errors import LowprecError
+
+EXIT_BLOWN_UP = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lowprec")
+def main() -> None:
+    """lowprec: run climate models in emulated low precision, and validate them."""
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value as TOML (31, 1.5, true, "x", [1, 2]); anything else stays a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int | None,
+               member: int | None, length: str | None, output_interval: str | None,
+               spinup: str | None, policy: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (("precision.sbits", sbits), ("precision.ebits", ebits),
+                       ("precision.mode", mode), ("precision.seed", seed),
+                       ("precision.policy", policy), ("run.member", member),
+                       ("run.length", length), ("run.output_interval", output_interval),
+                       ("run.spinup", spinup)):
+        if value is not None:
+            out[key] = _parse_value(value) if key == "precision.ebits" else value
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: write KEY=VALUE, e.g. params.nz=31 or "
+                                     "run.length='2 days'.", param_hint="--set")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sbits", type=int, help="Explicit significand bits, 1..52 (precision.sbits).")
+@click.option("--ebits", help="Exponent bits 2..11, or 'none' for float64's range (precision.ebits).")
+@click.option("--mode", help="nearest | stochastic | toward_zero | upward | downward.")
+@click.option("--seed", type=int, help="Experiment seed (precision.seed).")
+@click.option("--policy", help="Compound operations: fused | sequential (precision.policy).")
+@click.option("--member", type=int, help="Ensemble member (run.member).")
+@click.option("--length", help="Output period, e.g. '60 years', '1000 steps' (run.length).")
+@click.option("--output-interval", help="Time between outputs, e.g. '1 day' (run.output_interval).")
+@click.option("--spinup", help="Model time discarded before output (run.spinup).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set any key, e.g. --set params.nz=31 --set run.variables='[\"T\"]'. Repeatable.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="netCDF file to write (else [run] output). Beside it: .restart.nc and .toml.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run at --output from its "
+              "last checkpoint (a finished run is left as it is).")
+@click.option("--restart-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Continue from a restart file (<output>.restart.nc of an earlier run).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line.")
+def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, seed: int | None,
+        policy: str | None, member: int | None, length: str | None, output_interval: str | None,
+        spinup: str | None, sets: tuple[str, ...], output: Path | None, overwrite: bool,
+        resume: bool, restart_from: Path | None, quiet: bool) -> None:
+    """Run the experiment CONFIG (a TOML file); flags override the file."""
+    from lowprec.harness.config import load_config
+    from lowprec.harness.run import run as run_experiment
+    overrides = _overrides(sbits, ebits, mode, seed, member, length, output_interval, spinup,
+                           policy, sets)
+    try:
+        exp = load_config(config, overrides)
+        if output is None and exp.run.output is None:
+            raise click.UsageError("no output file: give --output PATH (or [run] output in "
+                                   f"{config}).")
+        ds = run_experiment(exp, output, overwrite=overwrite, resume=resume,
+                            restart_from=restart_from, quiet=quiet)
+    except LowprecError as e:
+        raise click.ClickException(str(e)) from None
+    path = output if output is not None else Path(exp.run.output)
+    status = ds.attrs.get("lowprec_status")
+    if status == "blown_up":
+        click.echo(f"{path}: the run blew up (non-finite state) at step "
+                   f"{ds.attrs['lowprec_blowup_step']} (t = {ds.attrs['lowprec_blowup_time']:g}); "
+                   f"the {ds.sizes['time']} outputs before it are kept.", err=True)
+        sys.exit(EXIT_BLOWN_UP)
+    if not quiet:
+        click.echo(f"{path}: {status}, {ds.sizes['time']} outputs.", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def inspect(file: Path) -> None:
+    """Summarise a run file: dimensions, variables, precision, status."""
+    from lowprec.harness.store import open_run
+    try:
+        ds = open_run(file, load=False)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"{file}: cannot be read as netCDF ({e}).") from None
+    with ds:
+        click.echo(describe(ds, str(file)))
+
+
+def describe(ds: Any, name: str) -> str:
+    """The text of ``lowprec inspect``."""
+    a = ds.attrs
+    lines = [f"{name}"]
+    if "lowprec_model" in a:
+        ebits = a.get("lowprec_ebits")
+        lines.append(f"  model      {a['lowprec_model']}  (lowprec {a.get('lowprec_version', '?')})")
+        lines.append(f"  precision  sbits {a.get('lowprec_sbits')}, ebits {ebits}"
+                     f"{' (float64 range)' if ebits == 'none' else ''}, mode "
+                     f"{a.get('lowprec_mode')}, policy {a.get('lowprec_policy', '?')}, "
+                     f"subnormals {a.get('lowprec_subnormals')}")
+        lines.append(f"  member     {a.get('lowprec_member')} (seed {a.get('lowprec_seed')})")
+        status = a.get("lowprec_status")
+        if status == "blown_up":
+            status += (f" at step {a.get('lowprec_blowup_step')} "
+                       f"(t = {a.get('lowprec_blowup_time')})")
+        lines.append(f"  status     {status}")
+        lines.append(f"  spin-up    {a.get('lowprec_spinup')}; output every "
+                     f"{a.get('lowprec_output_interval')} ({a.get('lowprec_output_interval_steps')}"
+                     f" steps of dt = {a.get('lowprec_dt')})")
+    else:
+        lines.append("  (not a lowprec run file: no lowprec_* attributes)")
+    dims = ", ".join(f"{k} {v}" for k, v in ds.sizes.items())
+    lines.append(f"  dims       {dims}")
+    if "time" in ds.coords and ds.sizes.get("time", 0):
+        t = ds["time"].values
+        lines.append(f"  time       {t[0]} .. {t[-1]}"
+                     f"{'  (' + ds['time'].attrs['units'] + ')' if 'units' in ds['time'].attrs else ''}")
+    lines.append("  variables")
+    for vname, var in ds.data_vars.items():
+        units = var.attrs.get("units", "?")
+        lines.append(f"    {vname:<12} ({', '.join(var.dims)})  {var.dtype}  [{units}]  "
+                     f"{var.attrs.get('long_name', '')}")
+    return "\n".join(lines)
+
+
+try:                                        # the sweep helper's commands, when present
+    from lowprec.harness.cli_sweep import report, sweep, validate
+except ImportError:                         # pragma: no cover - only while it is being written
+    pass
+else:
+    main.add_command(sweep)
+    main.add_command(validate)
+    main.add_command(report)
+    try:
+        from lowprec.harness.cli_sweep import spinup as _spinup
+    except ImportError:
+        pass
+    else:
+        main.add_command(_spinup)

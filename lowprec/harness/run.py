@@ -1,0 +1,470 @@
+"""Run one experiment: integrate one (model, format, mode, member) and write its output.
+
+Timeline of a run (``S`` spin-up steps, ``I`` steps per output interval, ``N`` outputs)::
+
+    step 0 (initial state) ... step S (spin-up discarded) ... outputs at S + I, S + 2I, ..., S + NI
+
+The time coordinate is model time since the initial state, spin-up included: the first output
+of a run with spin-up "10 days" and interval "1 day" is at day 11. Outputs are instantaneous
+snapshots (``cell_methods = "time: point"``). Physical models use a ``365_day`` calendar
+starting 0001-01-01 (1 year = 365 days); dimensionless models (Lorenz-63) a plain "model time"
+coordinate with units "1".
+
+Nothing is lost (STYLE §16):
+
+- Writes are atomic; an existing output is never replaced unless ``overwrite=True``.
+- Checkpoints: every ``run.checkpoint_interval`` of model time (else every 10 minutes of wall
+  time), and when the run is interrupted by an exception (Ctrl-C included), the output so far
+  (``lowprec_status = "running"``) and a restart file (``<output>.restart.nc``) are written; a
+  killed run continues with ``resume=True`` (CLI ``--resume``), bit-identical to an
+  uninterrupted run, stochastic rounding included.
+- At the end the restart holds the final state: ``restart_from=<output>.restart.nc`` continues
+  the run (time axis continuing, spin-up not repeated) and the two outputs concatenated along
+  time equal one longer run bit for bit.
+- Blow-up: the state is checked for non-finite values at every output (and every
+  :data:`CHECK_EVERY` steps in between). A non-finite state stops the run; the outputs before it
+  are kept, and the file records ``lowprec_status = "blown_up"``, ``lowprec_blowup_step`` (the
+  first checked step with a non-finite state, counted from the initial state) and
+  ``lowprec_blowup_time`` (in the time axis's units: days, or model time units). :func:`run`
+  returns that dataset (it does not raise); the CLI exits with status 3.
+
+Storage precision: when every format of the run has sbits <= 23, each variable is stored as
+float32 if all its values are exactly float32 (checked value by value as they are written:
+a double-range format can hold values outside float32's range or precision), else float64.
+Runs with wider formats are stored as float64.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time as _time
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import xarray as xr
+
+from lowprec.errors import ConfigError
+from lowprec.harness.config import (DAY, Experiment, load_config, make_emulator, make_model,
+                                    member_seed, parse_duration)
+from lowprec.harness.progress import Progress, ProgressInfo
+from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart, open_run,
+                                   output_companions, read_restart, write_atomic, write_restart,
+                                   write_text_atomic)
+
+CHECK_EVERY = 1000          # steps between finiteness checks when outputs are further apart
+WALL_CHECKPOINT = 600.0     # s of wall time between checkpoints when none is configured
+STATUSES = ("complete", "blown_up", "running")
+
+
+# --------------------------------------------------------------------------------------------
+# Durations to steps
+
+@dataclass(frozen=True)
+class Schedule:
+    """A run's durations in whole steps."""
+
+    spinup_steps: int
+    interval_steps: int
+    n_outputs: int
+    checkpoint_every: int | None    # outputs between checkpoints (None: by wall time)
+
+    @property
+    def total_steps(self) -> int:
+        return self.spinup_steps + self.interval_steps * self.n_outputs
+
+
+def _whole_steps(value: str, key: str, dt: float, time_units: str, where: str,
+                 allow_zero: bool = False) -> int:
+    d = parse_duration(value, key, where, allow_zero=allow_zero, time_units=time_units)
+    x = d.in_steps(dt)
+    n = round(x)
+    prefix = f"{where}: " if where else ""
+    if x == 0 and allow_zero:
+        return 0
+    if n < 1:
+        raise ConfigError(f"{prefix}{key} = {value!r}: shorter than one time step "
+                          f"(dt = {dt:g} {'s' if time_units == 's' else 'time units'}).")
+    if abs(x - n) > 0.01 * n:
+        raise ConfigError(f"{prefix}{key} = {value!r} is {x:.4g} time steps of dt = {dt:g} "
+                          f"{'s' if time_units == 's' else 'time units'}; durations must be within "
+                          f"1 % of a whole number of steps. Use e.g. '{n} steps' instead.")
+    return n
+
+
+def schedule(exp: Experiment, dt: float, time_units: str) -> Schedule:
+    """Convert the run's durations to steps of ``dt`` (rules in lowprec.harness.config)."""
+    where = exp.source or ""
+    r = exp.run
+    interval = _whole_steps(r.output_interval, "run.output_interval", dt, time_units, where)
+    length = parse_duration(r.length, "run.length", where, time_units=time_units)
+    every = parse_duration(r.output_interval, "run.output_interval", where, time_units=time_units)
+    ratio = (length.amount / every.amount if length.kind == every.kind
+             else length.in_steps(dt) / interval)
+    n = round(ratio)
+    if n < 1 or abs(ratio - n) > 1e-6 * max(1, n):
+        raise ConfigError(f"{where + ': ' if where else ''}run.length = {r.length!r}: must be a "
+                          f"whole number of output intervals ({r.output_interval!r}); it is "
+                          f"{ratio:.6g} of them.")
+    spinup = _whole_steps(r.spinup, "run.spinup", dt, time_units, where, allow_zero=True)
+    checkpoint = None
+    if r.checkpoint_interval is not None:
+        c = _whole_steps(r.checkpoint_interval, "run.checkpoint_interval", dt, time_units, where)
+        checkpoint = max(1, round(c / interval))
+    return Schedule(spinup, interval, n, checkpoint)
+
+
+# --------------------------------------------------------------------------------------------
+# Output accumulation
+
+class OutputBuffer:
+    """Preallocated outputs of one variable: float32 while every value is exactly float32."""
+
+    def __init__(self, n: int, shape: tuple[int, ...], try_float32: bool) -> None:
+        self.data = np.empty((n, *shape), dtype=np.float32 if try_float32 else np.float64)
+
+    def put(self, k: int, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        if self.data.dtype == np.float32:
+            with np.errstate(over="ignore", invalid="ignore"):
+                v32 = values.astype(np.float32)
+            if np.array_equal(v32.astype(np.float64), values, equal_nan=True):
+                self.data[k] = v32
+                return
+            self.data = self.data.astype(np.float64)     # values so far were exact: no loss
+        self.data[k] = values
+
+
+# --------------------------------------------------------------------------------------------
+# The dataset
+
+def _time_values(steps: np.ndarray, dt: float, time_units: str) -> tuple[Any, dict, dict]:
+    """(values, attrs, encoding) of the time coordinate for output steps ``steps``."""
+    if time_units == "1":
+        # Dimensionless: CF has no "since" units for it; the checker's §4.4/§5.1 tests for a
+        # coordinate named time are the known, documented deviation of such files.
+        attrs = {"long_name": "model time (dimensionless)", "units": "1"}
+        return steps * dt, attrs, {}
+    import cftime
+    days = steps * (dt / DAY)
+    if days.size == 0:              # no outputs (an early blow-up): an empty, still CF, axis
+        return days, {"standard_name": "time", "long_name": "time", "axis": "T",
+                      "units": TIME_UNITS, "calendar": CALENDAR}, {}
+    dates = cftime.num2date(days, TIME_UNITS, calendar=CALENDAR)
+    attrs = {"standard_name": "time", "long_name": "time", "axis": "T"}
+    return np.asarray(dates), attrs, {"units": TIME_UNITS, "calendar": CALENDAR,
+                                      "dtype": "float64"}
+
+
+def build_dataset(model: Any, exp: Experiment, output_steps: np.ndarray,
+                  buffers: Mapping[str, OutputBuffer], n: int, attrs: dict[str, Any]) -> xr.Dataset:
+    """The first ``n`` outputs as a CF-1.11 dataset with lowprec_* provenance attributes."""
+    values, time_attrs, time_enc = _time_values(output_steps[:n], model.dt, model.time_units)
+    coords: dict[str, Any] = {"time": xr.Variable(("time",), values, time_attrs, time_enc)}
+    for name, (dims, vals, cattrs) in model.coords().items():
+        coords[name] = xr.Variable(dims, np.asarray(vals), dict(cattrs))
+    p = exp.precision
+    coords["sbits"] = xr.Variable((), np.int32(p.sbits), {
+        "long_name": "explicit significand bits of the number format", "units": "1"})
+    coords["mode"] = xr.Variable((), np.array(p.mode, dtype=object), {"long_name": "rounding mode"})
+    coords["member"] = xr.Variable((), np.int32(exp.run.member), {
+        "standard_name": "realization", "long_name": "ensemble member", "units": "1"})
+    outputs = {o.name: o for o in model.OUTPUTS}
+    data_vars = {}
+    for name, buf in buffers.items():
+        out = outputs[name]
+        vattrs = out.attrs()
+        cm = vattrs.get("cell_methods")
+        if cm is None or "time:" not in cm:
+            vattrs["cell_methods"] = f"{cm} time: point" if cm else "time: point"
+        data_vars[name] = xr.Variable(out.dims, buf.data[:n], vattrs)
+    ds = xr.Dataset(data_vars, coords)
+    ds.attrs = attrs
+    return ds
+
+
+def _now() -> str:
+    return f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sched: Schedule,
+                dt: float) -> dict[str, Any]:
+    import lowprec
+    p = exp.precision
+    return {
+        "Conventions": "CF-1.11",
+        "title": f"lowprec {exp.model} run: sbits {p.sbits}, {p.mode} rounding, member {exp.run.member}",
+        "source": f"lowprec {lowprec.__version__}, model {exp.model}",
+        "history": f"{_now()} lowprec run: {exp.model}, sbits {p.sbits}, {p.mode}, member {exp.run.member}",
+        "lowprec_version": lowprec.__version__,
+        "lowprec_model": exp.model,
+        "lowprec_sbits": np.int32(p.sbits),
+        "lowprec_ebits": "none" if p.ebits is None else np.int32(p.ebits),
+        "lowprec_subnormals": "true" if p.subnormals else "false",
+        "lowprec_mode": p.mode,
+        "lowprec_policy": p.policy,
+        "lowprec_seed": np.int64(p.seed),
+        "lowprec_member": np.int32(exp.run.member),
+        "lowprec_status": status,
+        "lowprec_blowup_step": np.int64(-1),
+        "lowprec_spinup": spinup,
+        "lowprec_start_step": np.int64(start_step),
+        "lowprec_dt": float(dt),
+        "lowprec_output_interval": exp.run.output_interval,
+        "lowprec_output_interval_steps": np.int64(sched.interval_steps),
+        "lowprec_config": exp.to_toml(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+def _identity(exp_dict: dict) -> dict:
+    """What must match for a run to be resumed: everything but output paths and checkpoints."""
+    d = json.loads(json.dumps(exp_dict, default=str))
+    d.get("run", {}).pop("output", None)
+    d.get("run", {}).pop("checkpoint_interval", None)
+    d.pop("sweep", None)
+    return d
+
+
+def _check_output_paths(output: Path, exp: Experiment, overwrite: bool) -> None:
+    _, toml_path = output_companions(output)
+    if exp.source and toml_path.exists() and toml_path.resolve() == Path(exp.source).resolve():
+        raise ConfigError(f"output {str(output)!r}: the resolved config would be written to "
+                          f"{str(toml_path)!r}, which is your experiment file. Choose another "
+                          "output name (e.g. runs/<name>.nc).")
+    if output.exists() and not overwrite:
+        raise ConfigError(f"output {str(output)!r} exists; runs never overwrite silently. Pass "
+                          "overwrite=True (CLI --overwrite) to replace it, resume=True (--resume) "
+                          "to continue an interrupted run, or choose another path.")
+    if toml_path.exists() and not overwrite:
+        first = toml_path.read_text().splitlines()[:1]
+        if not (first and first[0].startswith(RESOLVED_HEADER)):
+            raise ConfigError(f"{str(toml_path)!r} exists and was not written by lowprec; the "
+                              f"output {str(output)!r} would replace it with the resolved config. "
+                              "Choose another output name, or pass overwrite=True.")
+
+
+def run(config: Any, output: str | Path | None = None, *, overwrite: bool = False,
+        restart_from: str | Path | None = None, resume: bool = False, quiet: bool = True,
+        progress: bool | Callable[[ProgressInfo], Any] | None = None,
+        overrides: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """Integrate one experiment; return its output (and write it when an output path is given).
+
+    config: a TOML path, TOML text, a dict, or an :class:`Experiment`; ``overrides`` are dotted
+        keys applied on top (``{"precision.sbits": 10}``).
+    output: netCDF path (else ``[run] output``; neither: nothing is written). Beside it go
+        ``<output>.restart.nc`` (restart) and ``<output>.toml`` (the resolved experiment).
+    overwrite: replace an existing output. resume: continue an interrupted run at ``output`` from
+        its last checkpoint (a finished run is returned as it is, not recomputed).
+    restart_from: continue from a restart file (else ``[run] restart_from``).
+    quiet / progress: progress on stderr when ``progress`` is True, or when it is None and not
+        ``quiet``; a callable receives :class:`ProgressInfo` snapshots instead.
+
+    Returns the dataset; ``ds.attrs["lowprec_status"]`` is "complete" or "blown_up".
+    """
+    exp = config if isinstance(config, Experiment) and not overrides else load_config(
+        config.to_dict() if isinstance(config, Experiment) else config, overrides)
+    if isinstance(config, Experiment) and overrides:
+        exp = replace(exp, source=config.source)
+    out_path = Path(output) if output is not None else (
+        Path(exp.run.output) if exp.run.output else None)
+    restart_path = restart_from if restart_from is not None else exp.run.restart_from
+    exp = replace(exp, run=replace(exp.run, output=None if out_path is None else str(out_path),
+                                   restart_from=None if restart_path is None else str(restart_path)))
+    show = progress if progress is not None else not quiet
+
+    resume_from: Restart | None = None
+    prior: xr.Dataset | None = None
+    if out_path is not None:
+        own_restart, toml_path = output_companions(out_path)
+        if resume and out_path.exists():
+            prior = open_run(out_path)
+            status = prior.attrs.get("lowprec_status")
+            if status in ("complete", "blown_up"):
+                return prior
+            resume_from = read_restart(own_restart) if own_restart.exists() else None
+            if resume_from is not None and _identity(tomllib.loads(resume_from.config)) != _identity(exp.to_dict()):
+                raise ConfigError(f"resume {str(out_path)!r}: the experiment differs from the one "
+                                  "that wrote it (compare its lowprec_config attribute); pass "
+                                  "overwrite=True (--overwrite) to start afresh.")
+            if resume_from is None or resume_from.outputs > prior.sizes.get("time", 0):
+                resume_from, prior = None, None          # no usable checkpoint: start afresh
+        else:
+            _check_output_paths(out_path, exp, overwrite)
+        write_text_atomic(f"{RESOLVED_HEADER} (written by lowprec run; load it with "
+                          "lowprec.harness.config.load_config)\n" + exp.to_toml(), toml_path)
+
+    emu = _arithmetic(exp)
+    model = make_model(exp, emu)
+    sched = schedule(exp, model.dt, model.time_units)
+    return _integrate(exp, model, emu, sched, out_path, resume_from, prior, restart_path, show)
+
+
+def _arithmetic(exp: Experiment) -> Any:
+    """Plain numpy for float64 with fused compound operations; the emulator otherwise."""
+    if exp.precision.is_float64 and exp.precision.policy == "fused":
+        from models.base import FLOAT64
+        return FLOAT64
+    return make_emulator(exp)
+
+
+def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path: Path | None,
+               resume_from: Restart | None, prior: xr.Dataset | None,
+               restart_path: str | Path | None, show: Any) -> xr.Dataset:
+    where = exp.source or ""
+    interval, n_out = sched.interval_steps, sched.n_outputs
+    if resume_from is not None:
+        r = resume_from
+        state = model.state_from_arrays(r.arrays)
+        if r.emulator_state:            # float64 runs (plain numpy) have no emulator state
+            emu.set_state(r.emulator_state)
+        attrs0 = prior.attrs
+        start_step = int(attrs0["lowprec_start_step"])
+        spun = int(r.step - start_step - r.outputs * interval)     # spin-up done before
+        spinup_text = str(attrs0["lowprec_spinup"])
+        step, k0, spin = r.step, r.outputs, 0
+    elif restart_path is not None:
+        r = read_restart(restart_path)
+        if r.model != exp.model:
+            raise ConfigError(f"{where + ': ' if where else ''}restart_from = {str(restart_path)!r}"
+                              f": written by model {r.model!r}, not {exp.model!r}.")
+        old = tomllib.loads(r.config).get("params", {})
+        if old != exp.params:
+            diff = sorted(k for k in set(old) | set(exp.params) if old.get(k) != exp.params.get(k))
+            raise ConfigError(f"{where + ': ' if where else ''}restart_from = {str(restart_path)!r}"
+                              f": its model parameters differ in {', '.join(diff)}; a restart "
+                              "continues the same model (precision may differ).")
+        state = model.state_from_arrays(r.arrays)
+        if r.emulator_state:    # after entering the state, so the counter is exactly restored;
+            emu.set_state(r.emulator_state)     # a float64 restart (e.g. a spin-up) has none
+        start_step = step = r.step
+        spin = spun = k0 = 0
+        spinup_text = f"none (continued from {restart_path} at step {r.step})"
+    else:
+        state = model.initial_state(member_seed(exp))
+        start_step = step = k0 = 0
+        spin = spun = sched.spinup_steps
+        spinup_text = exp.run.spinup
+    first_output = start_step + spun + interval
+    output_steps = first_output + interval * np.arange(n_out, dtype=np.int64)
+
+    names = list(exp.run.variables or [o.name for o in model.OUTPUTS])
+    try_f32 = exp.precision.max_sbits <= 23
+    buffers: dict[str, OutputBuffer] = {}
+    if prior is not None and k0 > 0:
+        for name in names:
+            vals = prior[name].values[:k0]
+            buffers[name] = OutputBuffer(n_out, vals.shape[1:], try_f32)
+            for k in range(k0):
+                buffers[name].put(k, vals[k])
+    attrs = _provenance(exp, "running", spinup_text, start_step, sched, model.dt)
+    if restart_path is not None:
+        attrs["lowprec_restart_from"] = str(restart_path)
+    if resume_from is not None:
+        attrs["history"] = f"{prior.attrs.get('history', '')}\n{_now()} resumed at step {step}".strip()
+
+    time_unit = "time units" if model.time_units == "1" else "days"
+    step_time = model.dt if model.time_units == "1" else model.dt / DAY
+    p = exp.precision
+    bar = Progress(f"{exp.model} sb{p.sbits} {p.mode} m{exp.run.member}",
+                   spin + interval * (n_out - k0), step_time=step_time, start_time=step * step_time,
+                   time_unit=time_unit, enabled=show)
+    run_start = step
+
+    def checkpoint(k_done: int, good: tuple, status: str = "running") -> None:
+        if out_path is None:
+            return
+        a = dict(attrs, lowprec_status=status)
+        write_atomic(build_dataset(model, exp, output_steps, buffers, k_done, a), out_path)
+        g_arrays, g_step, g_emu = good
+        write_restart(Restart(g_arrays, g_step, k_done, g_emu, exp.model, exp.to_toml()),
+                      output_companions(out_path)[0])
+
+    def finite(arrays: Mapping[str, np.ndarray]) -> bool:
+        return all(np.isfinite(a).all() for a in arrays.values())
+
+    blowup_step: int | None = None
+    k = k0
+    good: tuple | None = None       # (state arrays, step, emulator state) at the last output
+    saved_k = k0
+    last_save = _time.monotonic()
+    try:
+        with np.errstate(all="ignore"):
+            for i in range(spin):
+                state = model.step(state)
+                step += 1
+                if (i + 1) % CHECK_EVERY == 0:
+                    if not finite(model.state_arrays(state)):
+                        blowup_step = step
+                        break
+                    bar.update(step - run_start)
+            while blowup_step is None and k < n_out:
+                for j in range(interval):
+                    state = model.step(state)
+                    step += 1
+                    if (j + 1) % CHECK_EVERY == 0 and j + 1 < interval:
+                        if not finite(model.state_arrays(state)):
+                            blowup_step = step
+                            break
+                        bar.update(step - run_start)
+                if blowup_step is not None:
+                    break
+                emu_state = emu.get_state()
+                arrays = model.state_arrays(state)
+                if not finite(arrays):
+                    blowup_step = step
+                    break
+                for name, values in model.diagnostics(state).items():
+                    if name not in names:
+                        continue
+                    if name not in buffers:
+                        buffers[name] = OutputBuffer(n_out, np.shape(values), try_f32)
+                    buffers[name].put(k, values)
+                k += 1
+                good = (arrays, step, emu_state)
+                bar.update(step - run_start)
+                due = (k - saved_k >= sched.checkpoint_every if sched.checkpoint_every
+                       else _time.monotonic() - last_save >= WALL_CHECKPOINT)
+                if due and k < n_out:
+                    checkpoint(k, good)
+                    saved_k, last_save = k, _time.monotonic()
+    except BaseException:
+        if out_path is not None and good is not None and k > saved_k:
+            try:
+                checkpoint(k, good)         # keep what was computed; resume continues from here
+            except Exception:               # noqa: BLE001 - the original error matters more
+                pass
+        raise
+
+    status = "complete" if blowup_step is None else "blown_up"
+    attrs["lowprec_status"] = status
+    if blowup_step is not None:
+        attrs["lowprec_blowup_step"] = np.int64(blowup_step)
+        attrs["lowprec_blowup_time"] = float(blowup_step * step_time)
+    bar.close(step - run_start, status)
+    if not buffers:                 # no output before a blow-up: empty variables of the right shape
+        buffers = {name: OutputBuffer(0, np.shape(values), try_f32)
+                   for name, values in model.diagnostics(state).items() if name in names}
+    ds = build_dataset(model, exp, output_steps, {n: buffers[n] for n in names}, k, attrs)
+    if out_path is not None:
+        own_restart = output_companions(out_path)[0]
+        write_atomic(ds, out_path)
+        if good is not None:
+            write_restart(Restart(good[0], good[1], k, good[2], exp.model, exp.to_toml()),
+                          own_restart)
+        elif k == 0:
+            own_restart.unlink(missing_ok=True)     # a stale restart would not match this file
+    return ds
+
+
+def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True) -> str:
+    """One run of a sweep to ``path``: resumes an interrupted run, skips a finished one.
+
+    Returns the run's final status ("complete" or "blown_up").
+    """
+    ds = run(exp, path, resume=True, quiet=quiet)
+    return str(ds.attrs["lowprec_status"])
