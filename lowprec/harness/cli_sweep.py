@@ -1,0 +1,151 @@
+"""The `lowprec sweep`, `lowprec validate` and `lowprec report` commands (parse, call, print).
+
+`lowprec.harness.cli` adds these to the `lowprec` group.
+"""
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+
+from lowprec.errors import LowprecError
+
+VALIDATION_FILE = "validation.nc"
+REPORT_DIR = "report"
+DEFAULT_POOL_DIMS = ("particle",)   # dims that index independent samples, not places
+
+
+def _fail(e: Exception) -> click.ClickException:
+    return click.ClickException(str(e))
+
+
+@click.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Sweep directory (default: [sweep] output, else ./<config name>).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="A running dask scheduler (tcp://host:8786), or 'serial' to run in this "
+                   "process. Default: a LocalCluster of worker processes on this machine.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="LocalCluster worker processes (default: the number of CPUs, at most the runs).")
+@click.option("--retry-failed", is_flag=True, help="Rerun the runs recorded as failed.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set any key of CONFIG, e.g. --set params.particles=100 --set "
+                   "sweep.sbits='[8, 10]'. Repeatable.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines (failures are still reported).")
+def sweep(config: Path, output: Path | None, scheduler: str | None, workers: int | None,
+          retry_failed: bool, sets: tuple[str, ...], quiet: bool) -> None:
+    """Run the [sweep] of CONFIG: every sbits × mode × member, plus controls and the null.
+
+    Finished runs in the output directory are skipped, so rerunning resumes a killed sweep.
+    Exits with status 1 if any run failed (see DIR/sweep.json for the errors).
+    """
+    from lowprec.harness.sweep import sweep as run_sweep
+    overrides = parse_sets(sets)
+    try:
+        outdir = output or default_output(config, overrides)
+        result = run_sweep(config, outdir, scheduler=scheduler, workers=workers, quiet=quiet,
+                           retry_failed=retry_failed, overrides=overrides)
+    except LowprecError as e:
+        raise _fail(e) from e
+    click.echo(str(result.outdir))
+    if result.failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--spinup", type=click.IntRange(min=0), default=None,
+              help="Leading output times to discard, in outputs (default 0: the runs already "
+                   "discarded their [run] spinup).")
+@click.option("--pool-dim", "pool_dims", multiple=True, metavar="DIM",
+              help="Model dimension pooled with time into one sample (repeatable). Default: "
+                   "'particle' when the runs have it (Lorenz-63's trajectories), else none.")
+@click.option("--statistic", type=click.Choice(["w1", "w2"]), default=None,
+              help="Wasserstein distance of order 1 (default) or 2.")
+@click.option("--normalise", type=click.Choice(["weights", "count"]), default=None,
+              help="Global means divide by the sum of the weights (default) or by the number "
+                   "of points (as Kimpson et al.'s code).")
+@click.option("--windows", type=click.IntRange(min=0), default=None,
+              help="Number of growing windows [0, t] for W(t) (default 4; 0: none).")
+@click.option("--alpha", type=float, default=None, help="False-discovery rate (default 0.05).")
+@click.option("--no-pvalues", is_flag=True, help="Skip the permutation p-values and FDR maps.")
+def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
+             normalise: str | None, windows: int | None, alpha: float | None, no_pvalues: bool) -> None:
+    """Compare every setting of SWEEP_DIR with the double-precision null; write validation.nc."""
+    options = dict(spinup=spinup, statistic=statistic, normalise=normalise, windows=windows,
+                   alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None)
+    try:
+        path = run_validation(sweep_dir, **options)
+    except (LowprecError, FileNotFoundError) as e:
+        raise _fail(e) from e
+    click.echo(str(path))
+
+
+@click.command()
+@click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report(sweep_dir: Path) -> None:
+    """Figures (PNG) and a markdown table from SWEEP_DIR/validation.nc (validated first if absent)."""
+    try:
+        paths = make_report(sweep_dir)
+    except (LowprecError, FileNotFoundError) as e:
+        raise _fail(e) from e
+    for path in paths:
+        click.echo(str(path))
+
+
+def parse_sets(sets: tuple[str, ...]) -> dict[str, object]:
+    """--set KEY=VALUE items as dotted overrides; VALUE is read as TOML, else kept as text."""
+    out: dict[str, object] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: write KEY=VALUE, e.g. params.particles=100 or "
+                                     "sweep.sbits='[8, 10]'.", param_hint="--set")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def default_output(config: Path, overrides: dict | None = None) -> Path:
+    """The sweep directory when --output is not given: [sweep] output, else ./<config stem>."""
+    from lowprec.harness.config import load_config
+    from lowprec.harness.sweep import parse_sweep
+    exp = load_config(config, overrides)
+    spec = parse_sweep(exp.sweep, str(config))
+    return Path(spec.output) if spec.output else Path(Path(config).stem)
+
+
+def run_validation(sweep_dir: Path, **options: object) -> Path:
+    """validation.evaluate on open_sweep(SWEEP_DIR), written as CF netCDF to SWEEP_DIR/validation.nc."""
+    import validation
+    from lowprec.harness.store import write_atomic
+    from lowprec.harness.sweep import open_sweep
+
+    kwargs = {k: v for k, v in options.items() if v is not None}
+    ds = open_sweep(sweep_dir)
+    if "pool_dims" not in kwargs:
+        kwargs["pool_dims"] = tuple(d for d in DEFAULT_POOL_DIMS if d in ds.dims)
+    results = validation.evaluate(ds, **kwargs)
+    path = Path(sweep_dir) / VALIDATION_FILE
+    write_atomic(results.compute(), path)
+    return path
+
+
+def make_report(sweep_dir: Path) -> list[Path]:
+    """validation.report on SWEEP_DIR/validation.nc (made first if absent); the written paths."""
+    import validation
+    import xarray as xr
+
+    path = Path(sweep_dir) / VALIDATION_FILE
+    if not path.exists():
+        print(f"{path} does not exist yet: validating first", file=sys.stderr)
+        run_validation(sweep_dir)
+    # Times stay numbers ("days since ..."): figures plot them on a plain axis.
+    with xr.open_dataset(path, decode_times=False) as results:
+        paths = validation.report(results.load(), Path(sweep_dir) / REPORT_DIR)
+    return [Path(p) for p in paths]

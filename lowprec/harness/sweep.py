@@ -1,0 +1,705 @@
+"""Sweeps: every (sbits, mode, member) of an experiment, run on dask.distributed, resumable.
+
+An experiment file's ``[sweep]`` section names the design (see :class:`SweepSpec`)::
+
+    [sweep]
+    sbits = [6, 8, 10, 12, 16, 23]   # or "6:23" or {start = 6, stop = 23, step = 1}; stop included
+    modes = ["nearest", "stochastic"]
+    controls = 5                      # M double-precision control members: 0 .. M-1
+    members = 5                       # N competitor members: M .. M+N-1, at every (sbits, mode)
+    null = true                       # also run the competitors in double precision: the null
+
+Member ``m`` has the same initial condition at every setting (the run harness derives it from the
+seed and ``m``), so the null and each setting are paired ensembles. The double-precision runs are
+sbits 52, float64 exponent range, mode ``"nearest"``, no per-component formats.
+
+Layout of a sweep directory::
+
+    sweep.json    the manifest: design, base config, status of every run (error text if failed)
+    sweep.toml    the resolved experiment
+    runs/<model>_sb<sbits>_<mode>_m<member:03d>.nc    one CF netCDF file per run
+
+A run is finished when its file exists with ``lowprec_status`` ``complete`` or ``blown_up``;
+finished runs are never recomputed, so a killed sweep, started again, resumes. A run that raised
+is recorded as ``failed`` with its error and is retried only when asked (``retry_failed``).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import json
+import os
+import re
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+
+from lowprec.errors import ConfigError
+
+FLOAT64_SBITS = 52
+CONTROL_MODE = "nearest"
+FINISHED = ("complete", "blown_up")
+SWEEP_KEYS = {
+    "sbits": "list of significand bits (1..52), or a range: \"6:23\", \"6:23:2\", "
+             "{start = 6, stop = 23, step = 1} (stop included)",
+    "modes": "list of rounding modes",
+    "members": "number of competitor members N (integer >= 1)",
+    "controls": "number of double-precision control members M (integer >= 0)",
+    "null": "true (default) runs the competitor members in double precision too: the null",
+    "output": "default sweep directory for the command line (relative to the working directory)",
+}
+MANIFEST = "sweep.json"
+MANIFEST_EVERY = 2.0        # s: least time between manifest writes for runs that finished
+RESOLVED_CONFIG = "sweep.toml"
+RUNS = "runs"
+SERIAL = ("serial", "synchronous", "sync")
+RUN_NAME = re.compile(r"^(?P<model>\w+?)_sb(?P<sbits>\d+)_(?P<mode>[a-z_]+)_m(?P<member>\d{3,})\.nc$")
+
+
+def _known_modes() -> tuple[str, ...]:
+    try:
+        from lowprec.rounding import MODES
+        return tuple(MODES)
+    except ImportError:                     # core not importable: the contract's list
+        return ("nearest", "stochastic", "toward_zero", "upward", "downward")
+
+
+# --------------------------------------------------------------------------------------------
+# The [sweep] section
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The design of a sweep: settings (sbits × modes), control and competitor members."""
+
+    sbits: tuple[int, ...]
+    modes: tuple[str, ...]
+    members: int                 # N competitor members
+    controls: int                # M control members
+    null: bool = True
+    output: str | None = None
+
+    @property
+    def control_members(self) -> list[int]:
+        return list(range(self.controls))
+
+    @property
+    def competitor_members(self) -> list[int]:
+        return list(range(self.controls, self.controls + self.members))
+
+    def runs(self, model: str) -> list["RunKey"]:
+        """Every run of the design, in the order they are submitted (double precision first)."""
+        keys: dict[tuple[int, str, int], RunKey] = {}
+        double = (FLOAT64_SBITS, CONTROL_MODE)
+        for m in self.control_members:
+            keys[(*double, m)] = RunKey(model, *double, m, "control")
+        if self.null:
+            for m in self.competitor_members:
+                keys[(*double, m)] = RunKey(model, *double, m, "null")
+        for s in self.sbits:
+            for mode in self.modes:
+                for m in self.competitor_members:
+                    keys.setdefault((s, mode, m), RunKey(model, s, mode, m, "competitor"))
+        return list(keys.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"sbits": list(self.sbits), "modes": list(self.modes),
+                             "members": self.members, "controls": self.controls, "null": self.null}
+        if self.output is not None:
+            d["output"] = self.output
+        return d
+
+
+def _where(source: str | None, key: str) -> str:
+    return f"{source + ': ' if source else ''}[sweep] {key}"
+
+
+def _int(value: Any, key: str, source: str | None, low: int, high: int | None = None) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        allowed = f"an integer {low}..{high}" if high is not None else f"an integer >= {low}"
+        raise ConfigError(f"{_where(source, key)} = {value!r}: must be {allowed}")
+    return int(value)
+
+
+def _parse_sbits(value: Any, source: str | None) -> tuple[int, ...]:
+    where = _where(source, "sbits")
+    if isinstance(value, str):
+        parts = value.split(":")
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) not in (2, 3):
+            raise ConfigError(f"{where} = {value!r}: a range is written \"start:stop\" or "
+                              "\"start:stop:step\" with integers, stop included (e.g. \"6:23\")")
+        value = dict(zip(("start", "stop", "step"), numbers))
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"start", "stop", "step"}
+        if unknown or not {"start", "stop"} <= set(value):
+            raise ConfigError(f"{where} = {dict(value)!r}: a range table has keys start, stop "
+                              "(included) and optionally step, e.g. {start = 6, stop = 23, step = 1}")
+        start = _int(value["start"], "sbits.start", source, 1, FLOAT64_SBITS)
+        stop = _int(value["stop"], "sbits.stop", source, 1, FLOAT64_SBITS)
+        step = _int(value.get("step", 1), "sbits.step", source, 1)
+        if stop < start:
+            raise ConfigError(f"{where}: stop {stop} < start {start}; the range would be empty")
+        value = list(range(start, stop + 1, step))
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{where} = {value!r}: must be {SWEEP_KEYS['sbits']}")
+    for s in value:
+        _int(s, "sbits", source, 1, FLOAT64_SBITS)
+    return tuple(sorted({int(s) for s in value}))
+
+
+def parse_sweep(section: Mapping[str, Any] | None, source: str | None = None) -> SweepSpec:
+    """Validate a ``[sweep]`` table; ConfigError names the key, the value and what is allowed.
+
+    ``source`` (a file name) prefixes the messages.
+    """
+    if section is None:
+        raise ConfigError(f"{source + ': ' if source else ''}no [sweep] section; a sweep needs one, "
+                          "e.g. [sweep] sbits = [8, 10, 23], modes = [\"nearest\", \"stochastic\"], "
+                          "controls = 5, members = 5")
+    if isinstance(section, SweepSpec):
+        return section
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{_where(source, '')}: expected a table, got {section!r}")
+    unknown = sorted(set(section) - set(SWEEP_KEYS))
+    if unknown:
+        allowed = "; ".join(f"{k}: {v}" for k, v in SWEEP_KEYS.items())
+        raise ConfigError(f"{_where(source, unknown[0])}: unknown key (allowed: {allowed})")
+    for key in ("sbits", "modes", "members", "controls"):
+        if key not in section:
+            raise ConfigError(f"{_where(source, key)} is missing: {SWEEP_KEYS[key]}")
+    sbits = _parse_sbits(section["sbits"], source)
+    modes_value = section["modes"]
+    if isinstance(modes_value, str):
+        modes_value = [modes_value]
+    known = _known_modes()
+    if not isinstance(modes_value, (list, tuple)) or not modes_value:
+        raise ConfigError(f"{_where(source, 'modes')} = {modes_value!r}: a list of modes from "
+                          f"{list(known)}")
+    for mode in modes_value:
+        if mode not in known:
+            raise ConfigError(f"{_where(source, 'modes')}: {mode!r} is not a rounding mode "
+                              f"(allowed: {', '.join(known)})")
+    modes = tuple(dict.fromkeys(modes_value))
+    members = _int(section["members"], "members", source, 1)
+    controls = _int(section["controls"], "controls", source, 0)
+    null = section.get("null", True)
+    if not isinstance(null, bool):
+        raise ConfigError(f"{_where(source, 'null')} = {null!r}: must be true or false")
+    output = section.get("output")
+    if output is not None and not isinstance(output, str):
+        raise ConfigError(f"{_where(source, 'output')} = {output!r}: must be a directory path string")
+    return SweepSpec(sbits, modes, members, controls, null, output)
+
+
+# --------------------------------------------------------------------------------------------
+# Runs and the manifest
+
+@dataclass(frozen=True)
+class RunKey:
+    """One run of a sweep: a model at (sbits, mode) for one member; ``role`` in the design."""
+
+    model: str
+    sbits: int
+    mode: str
+    member: int
+    role: str = "competitor"     # "control" | "null" | "competitor"
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}_sb{self.sbits}_{self.mode}_m{self.member:03d}"
+
+    @property
+    def filename(self) -> str:
+        return self.name + ".nc"
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did: counts, and the runs that failed or blew up (from the manifest)."""
+
+    outdir: Path
+    total: int
+    computed: int
+    skipped: int
+    failed: list[dict] = field(default_factory=list)
+    blown_up: list[dict] = field(default_factory=list)
+    pending: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.pending
+
+    def summary(self) -> str:
+        lines = [f"sweep {self.outdir}: {self.total} runs; computed {self.computed}, "
+                 f"already finished {self.skipped}, failed {len(self.failed)}, "
+                 f"blown up {len(self.blown_up)}"
+                 + (f", not run {self.pending}" if self.pending else "")]
+        for r in self.blown_up:
+            lines.append(f"  blown up: {r['name']} at step {r.get('blowup_step')}")
+        for r in self.failed:
+            lines.append(f"  FAILED:   {r['name']}: {r.get('error')}")
+        if self.failed:
+            lines.append("  (failed runs are retried with --retry-failed / retry_failed=True)")
+        return "\n".join(lines)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json_atomic(obj: Any, path: Path) -> None:
+    """Write JSON under a temporary name, then rename: readers see the old or the new file."""
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def read_manifest(outdir: Path | str) -> dict | None:
+    """The sweep manifest (``sweep.json``) of a sweep directory, or None if there is none."""
+    path = Path(outdir) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def run_file_status(path: Path) -> tuple[str | None, int | None]:
+    """(lowprec_status, lowprec_blowup_step) of a run file, or (None, None) if unreadable/absent."""
+    if not path.exists():
+        return None, None
+    try:
+        import netCDF4
+        with netCDF4.Dataset(path) as nc:
+            attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    except Exception:                       # a truncated or foreign file is not finished
+        return None, None
+    step = attrs.get("lowprec_blowup_step")
+    try:
+        step = int(step) if step is not None and int(step) >= 0 else None
+    except (TypeError, ValueError):
+        step = None
+    status = attrs.get("lowprec_status")
+    return (str(status) if status is not None else None), step
+
+
+@contextlib.contextmanager
+def _sweep_lock(outdir: Path) -> Iterator[None]:
+    """One sweep at a time per directory; the OS drops the lock if the process dies."""
+    try:
+        import fcntl
+    except ImportError:                     # not POSIX: no lock
+        yield
+        return
+    with open(outdir / ".sweep.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(f"{outdir} is in use by another running sweep; wait for it to finish "
+                              "or use another output directory") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments for each run
+
+def _load_experiment(config: Any, overrides: dict | None = None) -> Any:
+    from lowprec.harness.config import Experiment, load_config
+    if isinstance(config, Experiment) and not overrides:
+        return config
+    return load_config(config, overrides)
+
+
+def experiment_for(exp: Any, key: RunKey) -> Any:
+    """The experiment of one run: the base experiment at the key's format, mode and member."""
+    if key.sbits == FLOAT64_SBITS and key.mode == CONTROL_MODE:
+        precision = _replace_fields(exp.precision, sbits=FLOAT64_SBITS, ebits=None, mode=CONTROL_MODE,
+                                    components=_empty_like(exp.precision.components))
+    else:
+        precision = _replace_fields(exp.precision, sbits=key.sbits, mode=key.mode)
+    run = _replace_fields(exp.run, member=key.member)
+    return dataclasses.replace(exp, precision=precision, run=run, sweep=None)
+
+
+def _replace_fields(obj: Any, **changes: Any) -> Any:
+    names = {f.name for f in dataclasses.fields(obj)}
+    return dataclasses.replace(obj, **{k: v for k, v in changes.items() if k in names})
+
+
+def _empty_like(components: Any) -> Any:
+    if components is None:
+        return None
+    return type(components)() if isinstance(components, (dict, tuple, list)) else None
+
+
+def _base_fingerprint(exp: Any) -> str:
+    """The experiment minus its sweep design: runs of one sweep directory must share it."""
+    return dataclasses.replace(exp, sweep=None).to_toml()
+
+
+def _sweep_section(exp: Any) -> Any:
+    section = getattr(exp, "sweep", None)
+    if section is None and isinstance(getattr(exp, "raw", None), Mapping):
+        section = exp.raw.get("sweep")
+    return section
+
+
+def _run_one(exp: Any, path: str) -> dict:
+    """A worker's task: one run to ``path``; exceptions come back as text, not as objects."""
+    from lowprec.harness.run import run_member
+    start = time.perf_counter()
+    try:
+        status = run_member(exp, Path(path))
+        error = tb = None
+    except BaseException as e:              # noqa: BLE001 - recorded, reported, not swallowed
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        status, error = "failed", f"{type(e).__name__}: {e}"
+        tb = traceback.format_exc(limit=-8)
+    return {"status": str(status), "error": error, "traceback": tb,
+            "seconds": round(time.perf_counter() - start, 3)}
+
+
+# --------------------------------------------------------------------------------------------
+# Progress
+
+class _Progress:
+    """One stderr line per finished run: done/total, failures, blow-ups, elapsed, ETA."""
+
+    def __init__(self, label: str, total: int, skipped: int, quiet: bool, stream: Any = None):
+        self.label, self.total, self.skipped, self.quiet = label, total, skipped, quiet
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.computed = self.failed = self.blown = 0
+
+    def update(self, key: RunKey, status: str) -> None:
+        self.computed += 1
+        self.failed += status == "failed"
+        self.blown += status == "blown_up"
+        if self.quiet:
+            return
+        done = self.skipped + self.computed
+        elapsed = time.monotonic() - self.start
+        remaining = self.total - done
+        eta = _hms(elapsed / self.computed * remaining) if self.computed else "?"
+        print(f"sweep {self.label}: {done}/{self.total} runs done ({self.skipped} already), "
+              f"{self.failed} failed, {self.blown} blown up | elapsed {_hms(elapsed)}, ETA {eta} | "
+              f"{key.name}: {status}", file=self.stream, flush=True)
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+# --------------------------------------------------------------------------------------------
+# Execution
+
+@contextlib.contextmanager
+def _client(scheduler: Any, workers: int | None, n_tasks: int) -> Iterator[Any]:
+    """A dask.distributed Client: a given one, one on a scheduler address, or a LocalCluster."""
+    from distributed import Client, LocalCluster
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is None or scheduler == "local":
+        n = workers or min(os.cpu_count() or 1, max(n_tasks, 1))
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
+            yield client
+        return
+    if not isinstance(scheduler, str):
+        raise ConfigError(f"scheduler = {scheduler!r}: use None (a LocalCluster), 'serial', an "
+                          "address such as 'tcp://host:8786', or a distributed.Client")
+    with Client(scheduler) as client:
+        yield client
+
+
+def _execute(tasks: list[tuple[RunKey, Any, Path]], scheduler: Any, workers: int | None,
+             ) -> Iterator[tuple[RunKey, dict]]:
+    """Yield (key, outcome) as runs finish, serially or on a dask cluster."""
+    if not tasks:
+        return
+    if isinstance(scheduler, str) and scheduler in SERIAL:
+        for key, exp, path in tasks:
+            yield key, _run_one(exp, str(path))
+        return
+    from distributed import as_completed
+    with _client(scheduler, workers, len(tasks)) as client:
+        futures = {}
+        for key, exp, path in tasks:
+            future = client.submit(_run_one, exp, str(path), pure=False, retries=0,
+                                   key=f"lowprec-{key.name}-{uuid.uuid4().hex}")
+            futures[future] = key
+        try:
+            for future in as_completed(futures):
+                key = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as e:      # the worker died (killed, out of memory ...)
+                    outcome = {"status": "failed", "error": f"{type(e).__name__}: {e}",
+                               "traceback": None, "seconds": None}
+                yield key, outcome
+        finally:
+            client.cancel(list(futures))
+
+
+def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: int | None = None,
+          quiet: bool = False, retry_failed: bool = False, overrides: dict | None = None,
+          on_run_done: Callable[[RunKey, dict], None] | None = None) -> SweepResult:
+    """Run every (sbits, mode, member) of an experiment's ``[sweep]`` design into ``outdir``.
+
+    config: TOML path, TOML text, dict, or a loaded Experiment (with a ``[sweep]`` section).
+    scheduler: None (a LocalCluster of ``workers`` processes, one thread each), "serial"
+        (in this process, one run after the other), a scheduler address ("tcp://host:8786"),
+        or a ``distributed.Client``. Results are bitwise the same whichever is used.
+    retry_failed: also rerun runs recorded as failed (by default they are reported, not rerun).
+    on_run_done: called with (key, outcome) after each run is recorded in the manifest.
+
+    Finished runs (file present with status complete or blown_up) are skipped. Returns a
+    :class:`SweepResult`; failures are in it and in ``outdir/sweep.json``, never raised away.
+    """
+    exp = _load_experiment(config, overrides)
+    spec = parse_sweep(_sweep_section(exp), getattr(exp, "source", None))
+    outdir = Path(outdir)
+    (outdir / RUNS).mkdir(parents=True, exist_ok=True)
+    keys = spec.runs(exp.model)
+    with _sweep_lock(outdir):
+        manifest = _open_manifest(outdir, exp, spec, keys)
+        for stale in (outdir / RUNS).glob("*.partial"):
+            stale.unlink()                  # left by a killed write; under the lock, nobody writes it
+        todo, skipped, failed_before = [], 0, 0
+        for key in keys:
+            record = manifest["runs"][key.name]
+            status, step = run_file_status(outdir / RUNS / key.filename)
+            if status in FINISHED:
+                record.update(status=status, blowup_step=step, error=None, traceback=None)
+                skipped += 1
+            elif record["status"] == "failed" and not retry_failed:
+                skipped += 1
+                failed_before += 1
+            else:
+                todo.append((key, experiment_for(exp, key), outdir / RUNS / key.filename))
+        write_json_atomic(manifest, outdir / MANIFEST)
+
+        progress = _Progress(f"{exp.model} ({outdir})", len(keys), skipped, quiet)
+        if not quiet and skipped:
+            print(f"sweep {exp.model} ({outdir}): {skipped - failed_before} of {len(keys)} runs "
+                  f"already finished, {failed_before} failed before (not retried without "
+                  f"retry_failed); running {len(todo)}", file=sys.stderr, flush=True)
+        last_write = time.monotonic()
+        try:
+            for key, outcome in _execute(todo, scheduler, workers):
+                record = manifest["runs"][key.name]
+                status = outcome["status"]
+                step = None
+                if status != "failed":
+                    status_in_file, step = run_file_status(outdir / RUNS / key.filename)
+                    if status_in_file not in FINISHED:
+                        status = "failed"
+                        outcome["error"] = (f"run_member returned {outcome['status']!r} but the file "
+                                            f"says lowprec_status={status_in_file!r}")
+                record.update(status=status, error=outcome.get("error"),
+                              traceback=outcome.get("traceback"), seconds=outcome.get("seconds"),
+                              finished=_now(), blowup_step=step,
+                              attempts=record.get("attempts", 0) + 1)
+                manifest["updated"] = _now()
+                # Failures are written at once; finished runs at most every MANIFEST_EVERY seconds
+                # (their files are the record: a rerun reads their status from the files).
+                if status == "failed" or time.monotonic() - last_write >= MANIFEST_EVERY:
+                    write_json_atomic(manifest, outdir / MANIFEST)
+                    last_write = time.monotonic()
+                progress.update(key, status)
+                if on_run_done is not None:
+                    on_run_done(key, record)
+        finally:
+            write_json_atomic(manifest, outdir / MANIFEST)
+
+    runs = [dict(manifest["runs"][k.name], name=k.name) for k in keys]
+    result = SweepResult(
+        outdir=outdir, total=len(keys), computed=progress.computed, skipped=skipped,
+        failed=[r for r in runs if r["status"] == "failed"],
+        blown_up=[r for r in runs if r["status"] == "blown_up"],
+        pending=sum(r["status"] not in (*FINISHED, "failed") for r in runs))
+    if not quiet or result.failed:
+        print(result.summary(), file=sys.stderr, flush=True)
+    return result
+
+
+def _open_manifest(outdir: Path, exp: Any, spec: SweepSpec, keys: list[RunKey]) -> dict:
+    """Read or start the manifest; refuse a directory that holds another experiment's sweep."""
+    from lowprec import __version__
+    fingerprint = _base_fingerprint(exp)
+    manifest = read_manifest(outdir)
+    if manifest is None:
+        manifest = {"lowprec_version": __version__, "model": exp.model, "created": _now(),
+                    "base_config": fingerprint, "runs": {}}
+    elif manifest.get("base_config") != fingerprint:
+        old, new = manifest.get("base_config", "").splitlines(), fingerprint.splitlines()
+        pad = [""] * max(len(old), len(new))
+        diff = next((f"{a!r} there, {b!r} here" for a, b in zip(old + pad, new + pad) if a != b), "")
+        raise ConfigError(f"{outdir} holds a sweep of a different experiment (first difference: "
+                          f"{diff}); only the [sweep] section may change between runs of one sweep "
+                          "directory. Use another --output directory, or delete this one to start "
+                          "again.")
+    manifest["design"] = {**spec.to_dict(), "control_members": spec.control_members,
+                          "competitor_members": spec.competitor_members}
+    manifest["updated"] = _now()
+    for key in keys:
+        record = manifest["runs"].setdefault(key.name, {"status": "pending", "attempts": 0})
+        record.update(sbits=key.sbits, mode=key.mode, member=key.member, role=key.role,
+                      file=f"{RUNS}/{key.filename}")
+    from lowprec.harness.store import write_text_atomic
+    write_text_atomic(exp.to_toml(), outdir / RESOLVED_CONFIG)
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a sweep back
+
+def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
+    """One Dataset of a whole sweep: dims (sbits, mode, member, time, <model dims>).
+
+    NaN where a (sbits, mode, member) was not run (or failed); runs stored as float32 are
+    promoted to float64 (exactly). Lazy: each run file is read by dask when computed.
+    Variables ``status`` (str: complete, blown_up, failed, pending, or absent = not in the
+    design) and ``blowup_step`` (step of the first non-finite state, -1 if none) have dims
+    (sbits, mode, member). Attributes ``lowprec_control_members`` and
+    ``lowprec_competitor_members`` give the design; the common ``lowprec_*`` attributes of
+    the run files (model, spin-up, ...) are kept.
+    """
+    import dask.array as da
+    import xarray as xr
+
+    outdir = Path(path)
+    if not outdir.is_dir():
+        raise FileNotFoundError(f"{outdir}: no such sweep directory")
+    manifest = read_manifest(outdir) or {"runs": {}, "design": {}}
+    entries: dict[tuple[int, str, int], dict] = {}
+    for rec in manifest["runs"].values():
+        entries[(int(rec["sbits"]), rec["mode"], int(rec["member"]))] = dict(rec)
+    for f in sorted((outdir / RUNS).glob("*.nc")):
+        m = RUN_NAME.match(f.name)
+        if m:
+            k = (int(m["sbits"]), m["mode"], int(m["member"]))
+            entries.setdefault(k, {"status": "pending"})["file"] = f"{RUNS}/{f.name}"
+    if not entries:
+        raise FileNotFoundError(f"{outdir}: no runs (no {MANIFEST} and no {RUNS}/*.nc files); "
+                                "run `lowprec sweep CONFIG.toml --output DIR` first")
+
+    opened: dict[tuple[int, str, int], xr.Dataset] = {}
+    for k, rec in entries.items():
+        file = outdir / rec.get("file", f"{RUNS}/none")
+        status, step = run_file_status(file)
+        if status in FINISHED:
+            opened[k] = xr.open_dataset(file, chunks={})
+            rec["status"], rec["blowup_step"] = status, step
+        elif rec.get("status") in FINISHED:
+            rec["status"] = "pending"       # manifest said finished but the file is gone
+    if not opened:
+        raise FileNotFoundError(f"{outdir}: no finished run files yet in {outdir / RUNS}")
+
+    mode_order = list(dict.fromkeys([CONTROL_MODE, *manifest.get("design", {}).get("modes", []),
+                                     *sorted({k[1] for k in entries})]))
+    sbits = sorted({k[0] for k in entries})
+    modes = [m for m in mode_order if any(k[1] == m for k in entries)]
+    members = sorted({k[2] for k in entries})
+
+    longest = max(opened.values(), key=lambda d: d.sizes.get("time", 0))
+    template = longest.drop_vars([v for v in ("sbits", "mode", "member") if v in longest.variables])
+    for name in ("sbits", "mode", "member"):
+        if name in template.dims:
+            raise ValueError(f"run files have a dimension named {name!r}, which a sweep uses; "
+                             "rename the model's dimension")
+    time_coord = template["time"] if "time" in template.variables else None
+
+    def run_array(k: tuple[int, str, int], name: str) -> Any:
+        var = template[name]
+        ds = opened.get(k)
+        if ds is None:
+            return da.full(var.shape, np.nan, dtype=np.float64, chunks=var.shape)
+        v = ds[name]
+        if "time" in v.dims and v.sizes["time"] != template.sizes["time"]:
+            v = v.reindex(time=template["time"].values)    # a shorter (blown-up) run: NaN after
+        return v.transpose(*var.dims).data.astype(np.float64)
+
+    data_vars = {}
+    for name, var in template.data_vars.items():
+        if not np.issubdtype(var.dtype, np.number):
+            continue
+        stacked = da.stack([da.stack([da.stack([run_array((s, mo, me), name) for me in members])
+                                      for mo in modes]) for s in sbits])
+        data_vars[name] = (("sbits", "mode", "member") + var.dims, stacked, dict(var.attrs))
+
+    status = np.full((len(sbits), len(modes), len(members)), "absent", dtype=object)
+    blowup = np.full(status.shape, -1, dtype=np.int64)
+    for (s, mo, me), rec in entries.items():
+        i, j, k = sbits.index(s), modes.index(mo), members.index(me)
+        status[i, j, k] = rec.get("status", "pending")
+        if rec.get("blowup_step") is not None:
+            blowup[i, j, k] = int(rec["blowup_step"])
+    setting = ("sbits", "mode", "member")
+    data_vars["status"] = (setting, status.astype(str), {
+        "long_name": "status of the run: complete, blown_up, failed, pending, absent"})
+    data_vars["blowup_step"] = (setting, blowup, {
+        "long_name": "time step at which the state became non-finite (-1: none)"})
+
+    coords = {name: c for name, c in template.coords.items() if name not in setting}
+    coords.update(
+        sbits=("sbits", np.array(sbits, dtype=np.int64), {"long_name": "explicit significand bits"}),
+        mode=("mode", np.array(modes, dtype=str), {"long_name": "rounding mode"}),
+        member=("member", np.array(members, dtype=np.int64), {"long_name": "ensemble member"}))
+    out = xr.Dataset(data_vars, coords=coords)
+    if time_coord is not None:
+        out = out.assign_coords(time=time_coord)
+
+    per_run = {"lowprec_sbits", "lowprec_ebits", "lowprec_mode", "lowprec_member", "lowprec_seed",
+               "lowprec_status", "lowprec_blowup_step", "lowprec_config", "lowprec_subnormals"}
+    common = dict(longest.attrs)
+    for ds in opened.values():
+        for a in list(common):
+            if a in per_run or a not in ds.attrs or not _same(ds.attrs[a], common[a]):
+                common.pop(a)
+    design = manifest.get("design", {})
+    controls = design.get("control_members")
+    competitors = design.get("competitor_members")
+    if controls is None:                    # no manifest: what the files show
+        competitors = sorted({k[2] for k in opened if k[:2] != (FLOAT64_SBITS, CONTROL_MODE)})
+        controls = [m for m in members if m not in competitors]
+    out.attrs.update(common)
+    out.attrs["title"] = f"lowprec sweep of {common.get('lowprec_model', 'a model')}: {outdir}"
+    out.attrs["lowprec_control_members"] = [int(m) for m in controls]
+    out.attrs["lowprec_competitor_members"] = [int(m) for m in competitors]
+    out.attrs["lowprec_sweep"] = str(outdir)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.all(np.asarray(a) == np.asarray(b)))
+    except Exception:
+        return False
+
+
+def plan(config: Any, overrides: dict | None = None) -> list[RunKey]:
+    """The runs a sweep of ``config`` would do, without running anything."""
+    exp = _load_experiment(config, overrides)
+    return parse_sweep(_sweep_section(exp)).runs(exp.model)
+
