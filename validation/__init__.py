@@ -7,7 +7,8 @@
 
 Statistics on numpy arrays (wasserstein), the ensemble design on xarray with dask (ensemble),
 p-values and false-discovery control (significance), area weights (weighting), figures and a
-markdown table (reporting: the module is not named report, which is the function). This package never imports the models or the harness.
+markdown table (reporting; not named `report`, which is the function). This package never
+imports the models or the harness.
 """
 from validation.ensemble import combine, evaluate
 from validation.significance import fdr_reject, permutation_pvalues

@@ -1,0 +1,489 @@
+"""The control / competitor / null design: is low precision farther from double than chance is?
+
+Input (CONTRACTS.md, "Sweeps and validation data layout"): a Dataset with dims
+(sbits, mode, member, time, <model dims>), NaN where a run does not exist, and attributes
+lowprec_control_members and lowprec_competitor_members (member ids).
+
+- controls: sbits 52, mode "nearest", the control members (M ≥ 2; the paper used 5);
+- null:     sbits 52, mode "nearest", the competitor members (N ≥ 2);
+- setting:  each other (sbits, mode), over the competitor members.
+
+At each point of the model dims that are not pooled, the distance (W1, or W2) between every
+control and every competitor run is computed from the time series after spin-up (time and the
+`pool_dims`, e.g. Lorenz-63's particles, stacked into one sample). Each run is sorted once per
+call and reused for all M pairs. A setting's distance is the mean over its M × N pairs; the
+(52, "nearest") entry of every per-setting output is the null itself. See
+validation.significance for the p-values and validation.weighting for the global means.
+
+Parallelism: the points are cut into blocks of about 16 MB of input (every run and sample of a
+point in one block) and a dask scheduler runs the blocks, threads by default (the sort and the
+compiled pair loop release the GIL). Each block is copied once, sorted in place, and read once
+for the run status, the means and all pairs.
+
+A run with NaN or inf anywhere (a blow-up) is flagged in `blown_up(sbits, mode, member)` and
+its setting's distances are NaN: a blown-up member is never averaged into a distance.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import uuid
+from collections.abc import Sequence
+
+import dask
+import dask.array
+
+import numpy as np
+import xarray as xr
+
+from lowprec.errors import ValidationInputError
+from validation import significance, weighting
+from validation.wasserstein import sorted_pairs_kernel
+
+__all__ = ["evaluate", "combine", "CONTROL_SBITS", "CONTROL_MODE"]
+
+CONTROL_SBITS = 52
+CONTROL_MODE = "nearest"
+SETTING_DIMS = ("sbits", "mode", "member")
+_CHUNK_BYTES = 16 * 2**20    # input data per block of points
+
+
+def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Merge several sweeps' Datasets into one, refusing different units, grids or ensembles."""
+    datasets = list(datasets)
+    if not datasets:
+        raise ValidationInputError("no Dataset given: pass at least one sweep (lowprec.open_sweep)")
+    first = datasets[0]
+    for k, other in enumerate(datasets[1:], start=1):
+        for name in set(first.data_vars) & set(other.data_vars):
+            u0, u1 = first[name].attrs.get("units"), other[name].attrs.get("units")
+            if u0 != u1:
+                raise ValidationInputError(
+                    f"variable {name!r} has units {u0!r} in dataset 0 and {u1!r} in dataset {k}: "
+                    "distances between them would mix units; convert one before validating")
+        for coord in set(first.coords) & set(other.coords):
+            if coord in SETTING_DIMS:
+                continue
+            if not first[coord].equals(other[coord]):
+                raise ValidationInputError(
+                    f"coordinate {coord!r} differs between dataset 0 and dataset {k} "
+                    f"(sizes {first[coord].size} and {other[coord].size}): runs on different "
+                    "grids or times cannot be compared point by point")
+        for attr in ("lowprec_control_members", "lowprec_competitor_members"):
+            a0, a1 = first.attrs.get(attr), other.attrs.get(attr)
+            if a0 is not None and a1 is not None and list(np.atleast_1d(a0)) != list(np.atleast_1d(a1)):
+                raise ValidationInputError(f"attribute {attr} is {a0!r} in dataset 0 and {a1!r} in "
+                                           f"dataset {k}: the ensembles must be the same")
+    return xr.merge(datasets, join="outer", compat="no_conflicts", combine_attrs="drop_conflicts")
+
+
+def _members(ds: xr.Dataset, attr: str) -> list:
+    if attr not in ds.attrs:
+        raise ValidationInputError(f"the Dataset has no attribute {attr!r}: open the sweep with "
+                                   "lowprec.open_sweep, or set it to the list of member ids")
+    members = [m.item() if hasattr(m, "item") else m for m in np.atleast_1d(ds.attrs[attr])]
+    missing = [m for m in members if m not in ds["member"].values]
+    if missing:
+        raise ValidationInputError(f"{attr} names members {missing} that are not in the "
+                                   f"Dataset's member coordinate {list(ds['member'].values)}")
+    return members
+
+
+def _check_layout(ds: xr.Dataset, variables: Sequence[str], pool_dims: Sequence[str]) -> None:
+    for dim in (*SETTING_DIMS, "time"):
+        if dim not in ds.dims:
+            raise ValidationInputError(f"the Dataset has dims {tuple(ds.dims)}, without {dim!r}: "
+                                       "expected (sbits, mode, member, time, ...) as open_sweep gives")
+    if CONTROL_SBITS not in ds["sbits"].values or CONTROL_MODE not in ds["mode"].values:
+        raise ValidationInputError(
+            f"no double-precision control: sbits {list(ds['sbits'].values)}, modes "
+            f"{list(ds['mode'].values)}; the sweep needs sbits {CONTROL_SBITS} mode "
+            f"{CONTROL_MODE!r} runs for the control and null ensembles")
+    for name in variables:
+        if name not in ds.data_vars:
+            raise ValidationInputError(f"variable {name!r} is not in the Dataset; it has "
+                                       f"{sorted(ds.data_vars)}")
+        missing = [d for d in (*SETTING_DIMS, "time", *pool_dims) if d not in ds[name].dims]
+        if missing:
+            raise ValidationInputError(f"variable {name!r} has dims {ds[name].dims}, without "
+                                       f"{missing} (pool_dims={tuple(pool_dims)})")
+
+
+def _scan_block(x: np.ndarray, *, n_space: int, n_sample_axes: int, start: int, stop: int,
+                control_rows: np.ndarray, competitor_rows: np.ndarray, power: int,
+                with_status: bool) -> tuple[np.ndarray, ...]:
+    """The work on one block of points: x (S, O, K, time, *pool, *space_block).
+
+    Copies the block once into (point, run, sample) order (it may be a view of the caller's
+    data), sorts the samples x[..., start:stop, *pool] in place, and computes the distance of
+    every competitor row to every control row of the flattened (S·O·K) runs. Returns (pairs
+    (*space, S, O, N, M),) or, with `with_status`, (pairs, present, complete, means), the last
+    three (*space, S, O, K): present = some value is not NaN, complete = every value is finite,
+    over all times; means over the samples.
+    """
+    if not with_status:     # only the window is needed: copy only that
+        x = x[(slice(None),) * 3 + (slice(start, stop),)]
+        start, stop = 0, x.shape[3]
+    setting_shape, lead = x.shape[:3], x.shape[x.ndim - n_space:]
+    n_rows, n_time = int(np.prod(setting_shape)), x.shape[3]
+    n_pool = int(np.prod(x.shape[4:x.ndim - n_space]))
+    n_points = int(np.prod(lead))
+    # Gather in the input's own order first (runs of contiguous points), then transpose run by
+    # run in cache: 4x faster than one strided copy from a time-major array.
+    natural = np.ascontiguousarray(x).reshape(n_rows, n_time * n_pool, n_points)
+    data = np.empty((n_points, n_rows, n_time * n_pool), dtype=natural.dtype)
+    for r in range(n_rows):
+        data[:, r, :] = natural[r].T
+    samples = data[:, :, start * n_pool:stop * n_pool]       # rows stay contiguous
+    samples.sort(axis=-1)
+    pairs = sorted_pairs_kernel(samples, control_rows, competitor_rows, power)
+    pairs = pairs.reshape(lead + setting_shape[:2] + (-1, control_rows.size))
+    if power == 2:
+        pairs = np.sqrt(pairs)
+    if not with_status:
+        return (pairs,)
+    # Sorted rows: NaN sorts last and ±inf to the ends, so the first and last values tell.
+    first, last = samples[..., 0], samples[..., -1]
+    present = ~np.isnan(first)
+    complete = np.isfinite(first) & np.isfinite(last)
+    if start > 0:
+        spun = data[:, :, :start * n_pool]
+        present |= ~np.isnan(spun).all(axis=-1)
+        complete &= np.isfinite(spun).all(axis=-1)
+    means = samples.mean(axis=-1)
+    return (pairs,) + tuple(a.reshape(lead + setting_shape) for a in (present, complete, means))
+
+
+def _space_chunks(da: xr.DataArray, space_dims: Sequence[str], chunk_points: int | None) -> list[tuple[int, ...]]:
+    """Block sizes along each space dim: about _CHUNK_BYTES of data (all runs, all samples) a block."""
+    per_point = 8 * int(np.prod([n for d, n in da.sizes.items() if d not in space_dims]))
+    points = chunk_points or max(1, _CHUNK_BYTES // per_point)
+    chunks: list[tuple[int, ...]] = []
+    for d in reversed(space_dims):        # whole trailing dims first, then part of the next one
+        n = da.sizes[d]
+        c = min(n, max(1, points))
+        points //= n
+        chunks.insert(0, (c,) * (n // c) + ((n % c,) if n % c else ()))
+    return chunks
+
+
+def _blockwise(da: xr.DataArray, space_dims: Sequence[str], fn, scheduler: str,
+               chunk_points: int | None) -> list[np.ndarray]:
+    """fn on blocks of points, run by a dask scheduler; outputs assembled as (*space, ...).
+
+    Numpy-backed data is sliced into views (no copy of the whole array, no hashing); dask-backed
+    data is rechunked to whole runs and samples per block. (xarray.apply_ufunc would copy each
+    block once more, and dask.array.from_array the whole input: measured 2× slower here.)
+    """
+    core = [d for d in da.dims if d not in space_dims]
+    da = da.transpose(*core, *space_dims)
+    chunks = _space_chunks(da, space_dims, chunk_points)
+    offsets = [np.cumsum((0,) + c) for c in chunks]
+    data = da.data
+    lazy = not isinstance(data, np.ndarray)
+    if lazy:
+        data = dask.array.asarray(data).rechunk(tuple(-1 for _ in core) + tuple(chunks)).to_delayed()
+    run_id = uuid.uuid4().hex
+    tasks, where = [], []
+    for k, index in enumerate(itertools.product(*(range(len(c)) for c in chunks))):
+        region = tuple(slice(offsets[j][i], offsets[j][i + 1]) for j, i in enumerate(index))
+        block = data[(0,) * len(core) + index] if lazy else data[(Ellipsis,) + region]
+        tasks.append(dask.delayed(fn, pure=False)(block, dask_key_name=f"lowprec-validation-{run_id}-{k}"))
+        where.append(region)
+    results = dask.compute(*tasks, scheduler=scheduler)
+    shape = tuple(da.sizes[d] for d in space_dims)
+    outputs = [np.empty(shape + r.shape[len(shape):], r.dtype) for r in results[0]]
+    for region, result in zip(where, results):
+        for out, part in zip(outputs, result):
+            out[region] = part
+    return outputs
+
+
+def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start: int, stop: int,
+          controls_ids: list, competitor_ids: list, statistic: str, scheduler: str,
+          chunk_points: int | None, with_status: bool):
+    """_scan_block over every point; returns DataArrays (see _scan_block)."""
+    members = list(da["member"].values)
+    n_modes, n_members = da.sizes["mode"], da.sizes["member"]
+    s0 = list(da["sbits"].values).index(CONTROL_SBITS)
+    m0 = list(da["mode"].values).index(CONTROL_MODE)
+    control_rows = np.array([(s0 * n_modes + m0) * n_members + members.index(k) for k in controls_ids])
+    competitor_rows = np.array([(s * n_modes + m) * n_members + members.index(k)
+                                for s in range(da.sizes["sbits"]) for m in range(n_modes)
+                                for k in competitor_ids])
+    fn = functools.partial(_scan_block, n_space=len(space_dims), n_sample_axes=n_sample_axes,
+                           start=start, stop=stop, control_rows=control_rows,
+                           competitor_rows=competitor_rows, power=1 if statistic == "w1" else 2,
+                           with_status=with_status)
+    da = da.transpose(*SETTING_DIMS, "time", *[d for d in da.dims if d not in (*SETTING_DIMS, "time", *space_dims)],
+                      *space_dims)
+    outputs = _blockwise(da, space_dims, fn, scheduler, chunk_points)
+    coords = {name: c for name, c in da.coords.items() if set(c.dims) <= set(space_dims)}
+    coords.update(sbits=da["sbits"].values, mode=da["mode"].values)
+    pairs = xr.DataArray(outputs[0], dims=(*space_dims, "sbits", "mode", "member", "control_member"),
+                         coords={**coords, "member": competitor_ids, "control_member": controls_ids})
+    if not with_status:
+        return pairs
+    coords["member"] = da["member"].values
+    return [pairs] + [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:]]
+
+
+def _setting_mean(member_values: xr.DataArray, usable: xr.DataArray, valid_setting: xr.DataArray) -> xr.DataArray:
+    """Mean over the usable members of each setting; NaN for settings that cannot be scored."""
+    return member_values.where(usable).mean("member").where(valid_setting)
+
+
+def evaluate(
+    ds: xr.Dataset | Sequence[xr.Dataset],
+    variables: Sequence[str] | None = None,
+    *,
+    spinup: int = 0,
+    windows: int | Sequence[int] | None = None,
+    pool_dims: Sequence[str] = (),
+    statistic: str = "w1",
+    normalise: str = "weights",
+    pvalues: bool = True,
+    alpha: float = 0.05,
+    min_members: int = 2,
+    max_relabellings: int = 20_000,
+    seed: int = 0,
+    scheduler: str = "threads",
+    chunk_points: int | None = None,
+) -> xr.Dataset:
+    """Distances of every low-precision setting from the double-precision controls, and the null.
+
+    Parameters
+    ----------
+    ds: one sweep Dataset (or several, merged after checking units and grids; see `combine`).
+    variables: data variables to score (default: every variable with the sweep's dims).
+    spinup: number of leading time steps to discard (counted in samples of `time`).
+    windows: growing windows [0, t] for W(t): a list of window lengths in time steps after
+        spin-up, an int k for k evenly spaced lengths ending at the full series, or None for 4.
+        Each window re-sorts its prefix, so it costs about its share of a full evaluation.
+    pool_dims: model dims stacked with time into the sample (Lorenz-63: ("particle",)).
+    statistic: "w1" (default) or "w2"; the output names keep the "w1_" prefix either way
+        and say which in their long_name.
+    normalise: "weights" (Σwx/Σw, default) or "count" (Σwx/N, as Kimpson et al.'s code).
+    pvalues: compute the permutation p-values and the Benjamini–Hochberg map at level `alpha`.
+    min_members: fewest controls and null members accepted (a setting with fewer usable
+        members gets NaN).
+    scheduler: dask scheduler for the per-point work ("threads": the sort releases the GIL).
+
+    Returns
+    -------
+    A Dataset, per variable v (units of v unless said):
+      w1_v(sbits, mode, space)           mean distance over control × competitor pairs
+      w1_null_v(space)                   the same for the double-precision competitors
+      w1_excess_v, w1_ratio_v (1)        w1_v − w1_null_v, w1_v / w1_null_v
+      pvalue_v (1), reject_fdr_v (bool)  permutation p-value per point (validation.significance:
+                                         exact over the C(2N, N) relabellings of setting and
+                                         null runs of the member statistic, mean distance to
+                                         the controls); BH at `alpha` over the points of each
+                                         setting. NaN/False for the null entry (52, nearest).
+      w1_global_v(sbits, mode), w1_global_null_v, w1_global_excess_v, pvalue_global_v
+      w1_global_member_v(sbits, mode, member)  each run's global distance to the controls
+      w1_global_null_pairs_v(member, control_member)  the M × N null pair distances (the band)
+      w1_global_t_v(sbits, mode, window), w1_global_t_null_v(window)
+      mean_bias_v(sbits, mode)           global mean of (setting mean − control mean), signed;
+                                         |mean_bias| ≤ w1_global by Kantorovich–Rubinstein
+      mean_bias_null_v
+    plus blown_up(sbits, mode, member), run_present(sbits, mode, member), n_members(sbits, mode).
+
+    Raises ValidationInputError for: no double-precision control; fewer than `min_members`
+    controls or null members (present and finite); a blown-up control or null run; p-values
+    whose smallest attainable value exceeds `alpha`; a missing variable; different units or
+    grids between datasets.
+    """
+    if not isinstance(ds, xr.Dataset):
+        ds = combine(ds)
+    if statistic not in ("w1", "w2"):
+        raise ValidationInputError(f"statistic={statistic!r}: allowed are 'w1' and 'w2'")
+    if spinup < 0:
+        raise ValidationInputError(f"spinup={spinup}: a number of time steps to discard, ≥ 0")
+    if variables is None:
+        variables = [v for v in ds.data_vars if all(d in ds[v].dims for d in (*SETTING_DIMS, "time"))]
+        if not variables:
+            raise ValidationInputError(f"no variable in the Dataset has dims {(*SETTING_DIMS, 'time')}; "
+                                       f"variables: {sorted(ds.data_vars)}")
+    variables = list(variables)
+    pool_dims = tuple(pool_dims)
+    _check_layout(ds, variables, pool_dims)
+    controls_ids = _members(ds, "lowprec_control_members")
+    competitor_ids = _members(ds, "lowprec_competitor_members")
+    if overlap := set(controls_ids) & set(competitor_ids):
+        raise ValidationInputError(f"members {sorted(overlap)} are both control and competitor: "
+                                   "the null needs competitors independent of the controls")
+    n_time = ds.sizes["time"] - spinup
+    if n_time < 1:
+        raise ValidationInputError(f"spinup={spinup} discards all {ds.sizes['time']} time steps")
+
+    space_by_var = {name: [d for d in ds[name].dims if d not in (*SETTING_DIMS, "time", *pool_dims)]
+                    for name in variables}
+    sample_dims = ["time", *pool_dims]
+    arrays, scans = {}, {}
+    present = complete = None
+    for name in variables:      # one pass over the data: status, sorted samples, pairs, means
+        arrays[name] = ds[name]
+        pairs, p, c, means = _scan(arrays[name], space_by_var[name], len(sample_dims), spinup,
+                                   ds.sizes["time"], controls_ids, competitor_ids, statistic,
+                                   scheduler, chunk_points, with_status=True)
+        scans[name] = pairs, means
+        p, c = p.any(space_by_var[name]), c.all(space_by_var[name])
+        present = p if present is None else present | p
+        complete = c if complete is None else complete & c
+    double = {"sbits": CONTROL_SBITS, "mode": CONTROL_MODE}
+    _check_double(present.sel(double), complete.sel(double), controls_ids, "control", min_members)
+    _check_double(present.sel(double), complete.sel(double), competitor_ids, "null", min_members)
+    n_null = len(competitor_ids)
+    if pvalues and significance.min_pvalue(n_null, n_null, max_relabellings) > alpha:
+        raise ValidationInputError(
+            f"p-values at alpha={alpha} need more members: with N={n_null} competitors the "
+            f"smallest possible p-value is {significance.min_pvalue(n_null, n_null, max_relabellings):.3g}. "
+            "Use N ≥ 4 (1/70), or pvalues=False")
+
+    comp_present = present.sel(member=competitor_ids)
+    blown_up = comp_present & ~complete.sel(member=competitor_ids)
+    n_members = comp_present.sum("member")
+    valid_setting = (~blown_up.any("member")) & (n_members >= min_members)
+    usable = comp_present & ~blown_up
+
+    window_lengths = _window_lengths(windows, n_time)
+    out = xr.Dataset(coords={"sbits": ds["sbits"], "mode": ds["mode"]})
+    out["blown_up"] = blown_up.assign_attrs(long_name="run has NaN or inf (its setting's distances are NaN)")
+    out["run_present"] = comp_present.assign_attrs(long_name="competitor run exists in the sweep")
+    out["n_members"] = n_members.assign_attrs(long_name="competitor runs present", units="1")
+    stat_name = {"w1": "1-Wasserstein distance", "w2": "2-Wasserstein distance"}[statistic]
+
+    for name in variables:
+        da = arrays[name]
+        space = space_by_var[name]
+        units = da.attrs.get("units", "1")
+        label = da.attrs.get("long_name", name)
+        pairs, means = scans.pop(name)
+        member_stat = pairs.mean("control_member")
+        w1 = _setting_mean(member_stat, usable, valid_setting)
+        w1_null = w1.sel(double, drop=True)
+        glob = lambda x: weighting.global_mean(x, space, normalise)
+        member_global = glob(member_stat).where(usable)
+        w1_global = _setting_mean(member_global, usable, valid_setting)
+        w1_global_null = w1_global.sel(double, drop=True)
+
+        def put(key, value, long_name, unit=units, **extra):
+            lead = [d for d in (*SETTING_DIMS, "control_member", "window") if d in value.dims]
+            out[f"{key}_{name}"] = value.transpose(*lead, ...).assign_attrs(long_name=long_name, units=unit, **extra)
+
+        put("w1", w1, f"{stat_name} of {label} from the double-precision controls, mean over pairs")
+        put("w1_null", w1_null, f"{stat_name} of {label}: double-precision competitors (the null)")
+        put("w1_excess", w1 - w1_null, f"excess {stat_name} of {label} over the null")
+        put("w1_ratio", w1 / w1_null, f"{stat_name} of {label} relative to the null", "1")
+        put("w1_global", w1_global, f"global mean {stat_name} of {label}")
+        put("w1_global_null", w1_global_null, f"global mean {stat_name} of {label}: the null")
+        put("w1_global_excess", w1_global - w1_global_null, f"global mean excess {stat_name} of {label}")
+        put("w1_global_member", member_global, f"global mean {stat_name} of {label} of each run "
+            "from the controls (mean over controls)")
+        null_pairs = glob(pairs.sel(double, drop=True))
+        put("w1_global_null_pairs", null_pairs.transpose("member", "control_member"),
+            f"global mean {stat_name} of {label} for each control × null pair")
+
+        if pvalues:
+            p, reject = _pvalues(member_stat, usable, valid_setting, competitor_ids, space,
+                                 alpha, max_relabellings, seed)
+            put("pvalue", p, f"one-sided permutation p-value: {label} farther from the controls "
+                "than the null", "1")
+            out[f"reject_fdr_{name}"] = reject.transpose("sbits", "mode", ...).assign_attrs(
+                long_name=f"Benjamini–Hochberg rejection at FDR {alpha} over the points", alpha=alpha)
+            pg, _ = _pvalues(member_global, usable, valid_setting, competitor_ids, [], alpha,
+                             max_relabellings, seed)
+            put("pvalue_global", pg, f"permutation p-value of the global excess of {label}", "1")
+
+        mean_control = means.sel(double).sel(member=controls_ids).mean("member")
+        mean_runs = means.sel(member=competitor_ids)
+        bias = glob(_setting_mean(mean_runs, usable, valid_setting) - mean_control)
+        put("mean_bias", bias, f"global mean of (setting mean − control mean) of {label}")
+        put("mean_bias_null", bias.sel(double, drop=True), f"mean_bias of {label}: the null")
+
+        if window_lengths:
+            per_window = []
+            for length in window_lengths:
+                wp = _scan(da, space, len(sample_dims), spinup, spinup + length, controls_ids,
+                           competitor_ids, statistic, scheduler, chunk_points, with_status=False)
+                per_window.append(_setting_mean(glob(wp.mean("control_member")), usable, valid_setting))
+            wt = xr.concat(per_window, dim="window")
+            put("w1_global_t", wt, f"global mean {stat_name} of {label} over the window [0, t]")
+            put("w1_global_t_null", wt.sel(double, drop=True), f"w1_global_t of {label}: the null")
+
+    if window_lengths:
+        out = out.assign_coords(window=("window", window_lengths, {
+            "long_name": "window length after spin-up", "units": "time steps"}))
+        out = out.assign_coords(window_end=("window", ds["time"].values[spinup:][np.array(window_lengths) - 1],
+                                            {"long_name": "time at the end of the window"}))
+    out = out.compute(scheduler=scheduler)
+    any_space = next((s for s in space_by_var.values() if s), [])
+    out.attrs = {
+        "Conventions": "CF-1.11",
+        "title": "lowprec validation: distances of low-precision runs from double-precision controls",
+        "lowprec_statistic": statistic,
+        "lowprec_control_members": list(controls_ids),
+        "lowprec_competitor_members": list(competitor_ids),
+        "lowprec_control": f"sbits {CONTROL_SBITS}, mode {CONTROL_MODE}",
+        "lowprec_spinup_discarded": f"{spinup} time steps",
+        "lowprec_pooled_dims": ", ".join(["time", *pool_dims]),
+        "lowprec_weights": weighting.describe_weights(ds[variables[0]], any_space, normalise),
+        "lowprec_pvalue_method": "one-sided exact permutation test of the member statistic "
+                                 "(mean distance to the controls), setting vs null runs",
+        "lowprec_alpha": alpha,
+        "lowprec_variables": ", ".join(variables),
+    }
+    return out
+
+
+def _check_double(present: xr.DataArray, complete: xr.DataArray, ids: list, role: str,
+                  min_members: int) -> None:
+    missing = [m for m in ids if not bool(present.sel(member=m))]
+    blown = [m for m in ids if bool(present.sel(member=m)) and not bool(complete.sel(member=m))]
+    if blown:
+        raise ValidationInputError(f"double-precision {role} members {blown} have NaN or inf: the "
+                                   f"{role} ensemble must be finite; rerun or drop those members")
+    if len(ids) - len(missing) < min_members:
+        raise ValidationInputError(
+            f"{len(ids) - len(missing)} double-precision {role} members present "
+            f"(of {ids}; missing {missing}); at least {min_members} are needed (the paper used 5)")
+    if missing:
+        attr = "lowprec_control_members" if role == "control" else "lowprec_competitor_members"
+        raise ValidationInputError(f"double-precision {role} members {missing} were not run: "
+                                   f"run them, or remove them from {attr}")
+
+
+def _window_lengths(windows: int | Sequence[int] | None, n_time: int) -> list[int]:
+    if windows is None:
+        windows = 4
+    if isinstance(windows, (int, np.integer)):
+        k = int(windows)
+        lengths = sorted({max(1, round(n_time * (i + 1) / k)) for i in range(k)}) if k > 0 else []
+    else:
+        lengths = [int(w) for w in windows]
+    bad = [w for w in lengths if not 1 <= w <= n_time]
+    if bad:
+        raise ValidationInputError(f"windows {bad}: window lengths count time steps after spin-up, "
+                                   f"1..{n_time}")
+    return lengths
+
+
+def _pvalues(member_stat: xr.DataArray, usable: xr.DataArray, valid_setting: xr.DataArray,
+             competitor_ids: list, space: Sequence[str], alpha: float, max_relabellings: int,
+             seed: int) -> tuple[xr.DataArray, xr.DataArray]:
+    """p-values and BH rejections per setting; NaN/False for the null entry and invalid settings."""
+    null = member_stat.sel(sbits=CONTROL_SBITS, mode=CONTROL_MODE, drop=True)
+    null = null.transpose(*space, "member").values
+    p = xr.full_like(member_stat.isel(member=0, drop=True), np.nan).transpose("sbits", "mode", *space)
+    reject = xr.zeros_like(p, dtype=bool)
+    for s in member_stat["sbits"].values:
+        for m in member_stat["mode"].values:
+            if (s, m) == (CONTROL_SBITS, CONTROL_MODE) or not bool(valid_setting.sel(sbits=s, mode=m)):
+                continue
+            members = [k for k in competitor_ids if bool(usable.sel(sbits=s, mode=m, member=k))]
+            values = member_stat.sel(sbits=s, mode=m, member=members).transpose(*space, "member").values
+            ps = significance.permutation_pvalues(values, null, max_relabellings, seed)
+            p.loc[{"sbits": s, "mode": m}] = ps
+            reject.loc[{"sbits": s, "mode": m}] = significance.fdr_reject(ps, alpha)
+    return p, reject
