@@ -22,6 +22,14 @@ from lowprec.errors import NotEmulatedError
 
 __all__ = ["EmulatedArray"]
 
+# The fast path of the common ufunc call (below). Filled in by rules.py from its tables:
+# ufunc -> True when the result is rounded (ROUND_RESULT), False when it only moves values
+# (MOVE_ONLY). Compound ufuncs (matmul) are not in it.
+_FAST_UFUNCS: dict[np.ufunc, bool] = {}
+# Python and numpy scalars that enter as rounded Python floats (`Emulator._scalar`)
+_SCALAR_TYPES = frozenset((float, int, np.float64))
+_Mixin = NDArrayOperatorsMixin
+
 _LEAVE_HINT = ("use emu.to_float64(x) to leave emulation explicitly (a float64 copy), or keep "
                "the value as an EmulatedArray")
 
@@ -41,12 +49,64 @@ class EmulatedArray(NDArrayOperatorsMixin):
 
     # --- the two dispatch methods -------------------------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:
+            rounded = _FAST_UFUNCS.get(ufunc)
+            if rounded is not None:
+                if len(inputs) == 2:
+                    result = _binary(ufunc, rounded, inputs[0], inputs[1])
+                else:
+                    result = _unary(ufunc, rounded, inputs[0]) if len(inputs) == 1 else None
+                if result is not None:
+                    return result
         return rules.apply_ufunc(ufunc, method, inputs, kwargs, self._emu)
+
+    # The arithmetic operators call the fast path directly (numpy's override dispatch, which the
+    # NDArrayOperatorsMixin goes through, costs about a microsecond per operation); anything
+    # the fast path does not take goes the mixin's way, as before.
+    def __add__(self, other: Any) -> Any:
+        r = _binary(np.add, True, self, other)
+        return _Mixin.__add__(self, other) if r is None else r
+
+    def __radd__(self, other: Any) -> Any:
+        r = _binary(np.add, True, other, self)
+        return _Mixin.__radd__(self, other) if r is None else r
+
+    def __sub__(self, other: Any) -> Any:
+        r = _binary(np.subtract, True, self, other)
+        return _Mixin.__sub__(self, other) if r is None else r
+
+    def __rsub__(self, other: Any) -> Any:
+        r = _binary(np.subtract, True, other, self)
+        return _Mixin.__rsub__(self, other) if r is None else r
+
+    def __mul__(self, other: Any) -> Any:
+        r = _binary(np.multiply, True, self, other)
+        return _Mixin.__mul__(self, other) if r is None else r
+
+    def __rmul__(self, other: Any) -> Any:
+        r = _binary(np.multiply, True, other, self)
+        return _Mixin.__rmul__(self, other) if r is None else r
+
+    def __truediv__(self, other: Any) -> Any:
+        r = _binary(np.divide, True, self, other)
+        return _Mixin.__truediv__(self, other) if r is None else r
+
+    def __rtruediv__(self, other: Any) -> Any:
+        r = _binary(np.divide, True, other, self)
+        return _Mixin.__rtruediv__(self, other) if r is None else r
+
+    def __neg__(self) -> Any:
+        neg = -self._data                             # exact: nothing to round
+        return EmulatedArray(neg if type(neg) is np.ndarray else np.asarray(neg), self._emu)
 
     def __array_function__(self, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         for t in types:
             if t is not EmulatedArray and t is not np.ndarray:
                 return NotImplemented           # dask, ndarray subclasses...: let them decide
+        if func is np.concatenate:              # the models' neighbour shifts: kept cheap
+            result = _concatenate(args, kwargs, self._emu)
+            if result is not None:
+                return result
         rule = rules.FUNCTION_RULES.get(func)
         if rule is None:
             raise self._emu._refuse(rules.qualified_name(func), rules.REFUSED.get(func))
@@ -225,6 +285,59 @@ class EmulatedArray(NDArrayOperatorsMixin):
 
     def clip(self, min: Any = None, max: Any = None) -> EmulatedArray:
         return np.clip(self, min, max)
+
+
+def _binary(ufunc: np.ufunc, rounded: bool, a: Any, b: Any) -> EmulatedArray | None:
+    """The common ufunc call, or None for the general path (`rules.apply_ufunc`): operands that
+    are EmulatedArrays of one emulator or Python/numpy float scalars (entering as rounded
+    constants, left to right, then the result: the same counter values as the general path)."""
+    if type(a) is EmulatedArray:
+        emu = a._emu
+        if type(b) is EmulatedArray:
+            if b._emu is not emu:
+                return None
+            raw = ufunc(a._data, b._data)
+        elif type(b) in _SCALAR_TYPES:
+            raw = ufunc(a._data, emu._scalar(b))
+        else:
+            return None
+    elif type(b) is EmulatedArray and type(a) in _SCALAR_TYPES:
+        emu = b._emu
+        raw = ufunc(emu._scalar(a), b._data)
+    else:
+        return None
+    if rounded:
+        return emu._round_new(raw)
+    return rules._wrap(raw, emu, rounded=False)
+
+
+def _unary(ufunc: np.ufunc, rounded: bool, a: Any) -> EmulatedArray | None:
+    """`_binary` for one operand."""
+    if type(a) is not EmulatedArray:
+        return None
+    raw = ufunc(a._data)
+    if rounded:
+        return a._emu._round_new(raw)
+    return rules._wrap(raw, a._emu, rounded=False)
+
+
+def _concatenate(args: tuple, kwargs: dict, emu: Any) -> EmulatedArray | None:
+    """np.concatenate(arrays[, axis]) of EmulatedArrays of one emulator (nothing to round or
+    enter), or None for the general path (constants, out=, dtype=, ...)."""
+    if len(args) == 2 and not kwargs:
+        arrays, axis = args
+    elif len(args) == 1 and (not kwargs or (len(kwargs) == 1 and "axis" in kwargs)):
+        arrays, axis = args[0], kwargs.get("axis", 0)
+    else:
+        return None
+    if type(arrays) is not tuple and type(arrays) is not list:
+        return None
+    data = []
+    for a in arrays:
+        if type(a) is not EmulatedArray or a._emu is not emu:
+            return None
+        data.append(a._data)
+    return EmulatedArray(np.concatenate(data, axis=axis), emu)
 
 
 # At the end on purpose: the rules wrap their results in EmulatedArray, so rules.py imports this

@@ -11,18 +11,30 @@ Semantics:
   Operands are not re-rounded: an array computed under a wider component keeps its bits when it
   enters a narrower one (as rpe rounds results, not reads).
 - Values that are not EmulatedArrays (Python and numpy scalars, lists, plain ndarrays) are
-  constants: each one is rounded to the active format when it enters an operation.
+  constants: each one is rounded to the active format when it enters an operation, in the
+  active mode (stochastic rounding too), taking a counter value like any rounding.
+  Considered and kept (2026-11): rounding constants to nearest under stochastic rounding, as
+  rpe converts them (a literal is a value, not an operation's result). It would change the bits
+  of every stochastic run, and buys little speed: constants that the format holds exactly (2,
+  0.5, 280.0: the ones in model loops) round to themselves whatever the random bits, so they
+  are cached in every mode; inexact ones (1/12, 8/3, Δt/6) are entered once, through `const`
+  in a model's constructor. Rounded scalar constants are cached per component; the counter
+  advances all the same, so a cached constant leaves every later bit unchanged.
 - The operation counter: every rounding (an operation's result, one constant entering, one whole
   compound operation) takes the next counter value, and stochastic rounding draws the bits of
   element i from randombits.mix(seed, counter, i). `get_state()` / `set_state()` save and restore
   the counter: a restarted run is bit-identical. Not thread-safe: one emulator per thread.
 - An emulator whose every format is float64 is plain numpy: `asarray` and `const` give ndarrays.
+
+Speed: arithmetic operators and common ufunc calls (EmulatedArrays of one emulator, float and
+int scalars, no keywords) take a fast path in `array.py` that gives the general path's bits and
+counter values (tests/test_emulated_fastpath.py): numpy computes the result, which is rounded in
+place by one call of `kernels.round_in_place` with the active component's cached arguments.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -31,15 +43,18 @@ from lowprec.errors import ConfigError, FormatError, NotEmulatedError
 from lowprec.formats import Format, as_format
 from lowprec.rounding import MODE_CODES, MODES, kernels, mode_code
 from lowprec.rounding.backends import get_backend
-from lowprec.rounding.randombits import as_uint64, mix, stream_key
+from lowprec.rounding.randombits import as_uint64, mix
 
 __all__ = ["Emulator", "ComponentSetting", "POLICIES"]
 
 POLICIES = ("fused", "sequential")
 _STOCHASTIC = MODE_CODES["stochastic"]
 _U0 = np.uint64(0)
-# The numba kernel under kernels.round_array (bits, in place); None falls back to round_array.
-_ROUND_BITS = getattr(kernels, "_round_bits", None)
+_F64 = np.dtype(np.float64)
+# The numba kernels under kernels.round_array, for whole arrays: in place, and into another
+_ROUND_IN_PLACE = kernels.round_in_place
+_ROUND_INTO = kernels.round_into
+_CONST_CACHE_SIZE = 4096    # rounded constants kept per component (a bound: forcing varies)
 
 
 @dataclass(frozen=True)
@@ -53,18 +68,50 @@ class ComponentSetting:
         return f"{self.fmt}, {self.mode}"
 
 
+class _Switch:
+    """`with emu.component(name)`: a plain class (cheaper than a generator context manager; a
+    model switches components a few times per step). Re-entrant: the emulator keeps the stack."""
+
+    __slots__ = ("_emu", "_active")
+
+    def __init__(self, emu: "Emulator", active: "_Active") -> None:
+        self._emu = emu
+        self._active = active
+
+    def __enter__(self) -> None:
+        emu = self._emu
+        emu._stack.append(emu._active)
+        emu._active = self._active
+
+    def __exit__(self, *exc: Any) -> None:
+        emu = self._emu
+        emu._active = emu._stack.pop()
+
+
 class _Active:
-    """The rounding in force: precomputed so that each operation reads attributes, no more."""
+    """The rounding in force: precomputed so that each operation reads attributes, no more.
 
-    __slots__ = ("name", "fmt", "mode", "mode_code", "kernel_args", "exact")
+    One per component (and one for the base format), made once and kept: `round_args` are the
+    arguments of `kernels.round_into` but the counter, `params` those of `round_in_place`, and
+    `consts` caches rounded constants.
+    """
 
-    def __init__(self, name: str | None, setting: ComponentSetting) -> None:
+    __slots__ = ("name", "fmt", "mode", "mode_code", "kernel_args", "exact", "round_args",
+                 "params", "consts", "deterministic")
+
+    def __init__(self, name: str | None, setting: ComponentSetting, seed: int) -> None:
         self.name = name
         self.fmt = setting.fmt
         self.mode = setting.mode
         self.mode_code = MODE_CODES[setting.mode]
         self.kernel_args = setting.fmt.kernel_args()
         self.exact = setting.fmt.is_float64          # rounding to float64 changes nothing
+        self.round_args = (*self.kernel_args, self.mode_code, seed)
+        self.params = kernels.round_params(self.fmt, self.mode_code, seed)
+        self.deterministic = self.mode_code != _STOCHASTIC
+        # constant -> rounded value. Deterministic modes: any constant. Stochastic rounding: only
+        # constants the format holds exactly (those round to themselves whatever the random bits).
+        self.consts: dict[Any, float] = {}
 
     def describe(self) -> str:
         where = "the base format" if self.name is None else f"component {self.name!r}"
@@ -116,7 +163,6 @@ class Emulator:
         self.policy = policy
         self.backend = backend
         self._round_array = get_backend(backend)
-        self._round_bits = _ROUND_BITS if backend == "numba" else None
         self._base = ComponentSetting(self.fmt, self.mode)
         self._configured = {str(name): _component_setting(str(name), spec, self.mode)
                             for name, spec in (components or {}).items()}
@@ -128,8 +174,10 @@ class Emulator:
         self.seed = None if seed is None else as_uint64("seed", seed)
         self._seed = 0 if seed is None else self.seed
         self.is_float64 = all(s.fmt.is_float64 for _, s in self._all_settings())
-        self._active = _Active(None, self._base)
+        self._active = _Active(None, self._base, self._seed)
         self._stack: list[_Active] = []
+        self._switches: dict[str, _Switch] = {}
+        self._fast = backend == "numba"        # the in-place kernel call in `_round_new`
         self.counter = 0
 
     def _all_settings(self) -> list[tuple[str, ComponentSetting]]:
@@ -182,16 +230,16 @@ class Emulator:
             f". A model declares its components with emu.declare_components(names); overrides "
             f"are configured with Emulator(..., components={{name: format}}).")
 
-    @contextlib.contextmanager
-    def component(self, name: str) -> Iterator[None]:
-        """Within this block, results are rounded to component `name`'s format and mode."""
-        active = _Active(name, self.setting(name))
-        self._stack.append(self._active)
-        self._active = active
-        try:
-            yield
-        finally:
-            self._active = self._stack.pop()
+    def component(self, name: str) -> _Switch:
+        """Within this block, results are rounded to component `name`'s format and mode.
+
+        (A context manager; FormatError for an unknown name, listing the known ones.)
+        """
+        switch = self._switches.get(name)
+        if switch is None:
+            switch = _Switch(self, _Active(name, self.setting(name), self._seed))
+            self._switches[name] = switch
+        return switch
 
     @property
     def active(self) -> tuple[str | None, Format, str]:
@@ -211,6 +259,9 @@ class Emulator:
         if self.is_float64:
             data = np.array(x)
             return data.astype(np.complex128 if np.iscomplexobj(data) else np.float64)
+        if type(x) is float or type(x) is int:
+            # a scalar (forcing entering each step): the same bits as a 0-d array, and cached
+            return EmulatedArray(np.array(self._scalar(x)), self)
         return EmulatedArray(self._enter(x, copy=True), self)
 
     def const(self, x: Any) -> EmulatedArray | np.ndarray | np.float64:
@@ -257,14 +308,12 @@ class Emulator:
         act = self._active
         if act.exact:
             return raw
-        if self._round_bits is not None and raw.dtype == np.float64:
+        if self._fast and raw.dtype == np.float64:
             # the numba kernel called directly: round_array's own argument handling costs
             # several times the rounding of a 61-element array (same kernel, same bits)
             x = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
             out = np.empty_like(x)
-            key = np.uint64(stream_key(self._seed, n)) if act.mode_code == _STOCHASTIC else _U0
-            self._round_bits(x.reshape(-1).view(np.uint64), out.reshape(-1).view(np.uint64),
-                             *act.kernel_args, act.mode_code, key, _U0)
+            _ROUND_INTO(x, out, *act.round_args, n)
             return out
         if raw.dtype == np.float64:
             return self._round_array(raw, act.fmt, act.mode_code, self._seed, n,
@@ -276,17 +325,54 @@ class Emulator:
         raise NotEmulatedError(f"an emulated operation produced dtype {raw.dtype}; emulated "
                                f"arrays hold float64 or complex128 values")
 
+    def _round_new(self, raw: np.ndarray) -> EmulatedArray:
+        """A fresh ufunc result (ours to overwrite) rounded in place and wrapped: one operation.
+
+        Same bits and counter as `_round`; the common case (float64, C order, numba backend) is
+        one direct kernel call with the active component's cached arguments.
+        """
+        if type(raw) is not np.ndarray:
+            raw = np.asarray(raw)                 # 0-d results come back as numpy scalars
+        act = self._active
+        if raw.dtype is _F64 and self._fast:
+            n = self.counter
+            self.counter = n + 1
+            if act.exact:
+                return EmulatedArray(raw, self)
+            if raw.flags.c_contiguous:
+                _ROUND_IN_PLACE(raw, act.params, n)
+                return EmulatedArray(raw, self)
+            self.counter = n                      # (F order: the general path below)
+        rounded = self._round(raw)
+        if rounded.dtype.kind not in "fc":
+            raise self._refuse(f"an emulated operation giving dtype {rounded.dtype}")
+        return EmulatedArray(rounded, self)
+
+    def _scalar(self, x: float | int) -> float:
+        """A Python/numpy float or Python int entering an operation: rounded (one operation),
+        as a Python float. Rounded constants are cached per component (see `_Active.consts`)."""
+        n = self.counter
+        self.counter = n + 1
+        act = self._active
+        if act.exact:
+            return float(x)
+        consts = act.consts
+        rounded = consts.get(x)
+        if rounded is not None:
+            return rounded
+        # numba hands a uint64 back as a Python int: make it a uint64 again for the kernel
+        rbits = _U0 if act.deterministic else np.uint64(mix(self._seed, n, 0))
+        rounded = kernels.round_scalar(float(x), *act.kernel_args, act.mode_code, rbits)
+        # ±0 share a dict key (0 == -0.0) and NaN never matches itself: those are not kept
+        if (x != 0 and x == x and len(consts) < _CONST_CACHE_SIZE
+                and (act.deterministic or rounded == x)):
+            consts[x] = rounded
+        return rounded
+
     def _enter(self, x: Any, copy: bool = False) -> np.ndarray:
         """A constant entering an operation: as a float64/complex128 array, rounded (one op)."""
         if not copy and (isinstance(x, float) or type(x) is int):
-            n = self.counter
-            self.counter = n + 1
-            act = self._active
-            if act.exact:
-                return float(x)
-            # numba hands a uint64 back as a Python int: make it a uint64 again for the kernel
-            rbits = np.uint64(mix(self._seed, n, 0)) if act.mode_code == _STOCHASTIC else _U0
-            return kernels.round_scalar(float(x), *act.kernel_args, act.mode_code, rbits)
+            return self._scalar(x)
         data = np.asarray(x)
         kind = data.dtype.kind
         if kind in "fiub":

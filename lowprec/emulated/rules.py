@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lowprec.emulated import array as _array
 from lowprec.emulated import compound
 from lowprec.emulated.array import EmulatedArray
 
@@ -421,6 +422,8 @@ for _func, _rule in COMPOUND.items():
     if isinstance(_func, np.ufunc):
         UFUNC_KIND[_func] = _COMPOUND
     FUNCTION_RULES[_func] = _rule
+_array._FAST_UFUNCS.update({u: k == _ROUND for u, k in UFUNC_KIND.items()
+                            if k in (_ROUND, _MOVE) and u.nin in (1, 2) and u.nout == 1})
 _PAD_MOVE = FUNCTION_RULES[np.pad]
 FUNCTION_RULES[np.pad] = _pad_rule
 FUNCTION_RULES[np.empty_like] = _empty_like_rule

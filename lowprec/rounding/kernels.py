@@ -25,7 +25,8 @@ from numba import njit
 from lowprec.formats import Format
 from lowprec.rounding.randombits import GOLDEN, fmix64, stream_key
 
-__all__ = ["round_scalar", "round_array", "float32_args"]
+__all__ = ["round_scalar", "round_array", "round_bits_into", "round_into", "round_in_place",
+           "round_params", "float32_args"]
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
@@ -218,8 +219,15 @@ def _fix_block(u, v, lo, hi, sbits, emin, emax, restricted, subnormals, mode, ke
 
 
 @njit(cache=True)
-def _round_bits(u, v, sbits, emin, emax, restricted, subnormals, mode, key, offset):
-    """float64 bits u rounded into v (flat uint64 arrays), block by block."""
+def round_bits_into(u, v, sbits, emin, emax, restricted, subnormals, mode, key, offset):
+    """float64 bits `u` rounded into `v`, block by block; returns nothing.
+
+    u, v: flat uint64 arrays of the same size (views of float64 data); v may be u itself
+    (rounding in place), but must not overlap it otherwise. sbits, emin, emax, restricted,
+    subnormals: `Format.kernel_args()`. mode: a `MODE_CODES` value. key: the operation's stream
+    key, `randombits.stream_key(seed, counter)` (read by stochastic rounding only). offset: the
+    flat index of u[0] in the whole array, for the random bits (0 for a whole array).
+    """
     key = np.uint64(key)
     offset = np.uint64(offset)
     s = 52 - sbits
@@ -230,14 +238,69 @@ def _round_bits(u, v, sbits, emin, emax, restricted, subnormals, mode, key, offs
     else:
         max_bits = ~_U0
     n = u.size
+    in_place = n > 0 and u.ctypes.data == v.ctypes.data
     if not (restricted or not subnormals):      # nothing to fix up: one pass, no blocks
-        _fast_block(u, v, 0, n, fast_mode, s, key, offset, min_bits, max_bits)
+        if in_place:    # one array: no aliasing for the compiler to guard, so this vectorises
+            _fast_block(u, u, 0, n, fast_mode, s, key, offset, min_bits, max_bits)
+        else:
+            _fast_block(u, v, 0, n, fast_mode, s, key, offset, min_bits, max_bits)
+        return
+    if in_place:
+        # in place: the exact path re-reads the input bits, so keep each block's originals
+        original = np.empty(min(n, _BLOCK), dtype=np.uint64)
+        for lo in range(0, n, _BLOCK):
+            hi = min(lo + _BLOCK, n)
+            m = hi - lo
+            original[:m] = u[lo:hi]
+            block = v[lo:hi]
+            if _fast_block(original, block, 0, m, fast_mode, s, key, offset + np.uint64(lo),
+                           min_bits, max_bits) > 0:
+                _fix_block(original, block, 0, m, sbits, emin, emax, restricted, subnormals,
+                           mode, key, offset + np.uint64(lo), min_bits, max_bits)
         return
     for lo in range(0, n, _BLOCK):
         hi = min(lo + _BLOCK, n)
         if _fast_block(u, v, lo, hi, fast_mode, s, key, offset, min_bits, max_bits) > 0:
             _fix_block(u, v, lo, hi, sbits, emin, emax, restricted, subnormals, mode, key,
                        offset, min_bits, max_bits)
+
+
+_round_bits = round_bits_into          # the former private name
+
+
+@njit(cache=True)
+def round_into(x, out, sbits, emin, emax, restricted, subnormals, mode, seed, counter):
+    """`x` rounded into `out`: float64 arrays of one shape (any, 0-d included), both C-contiguous;
+    `out` may be `x` itself. One call per emulated operation, so everything else it needs (the
+    stream key from seed and counter, the flat uint64 views) is done here rather than in Python,
+    where each step costs a few hundred nanoseconds. Bits as `round_array(x, fmt, mode, seed,
+    counter)`: element i (C order) draws mix(seed, counter, i).
+    """
+    key = stream_key(seed, counter) if mode == 1 else _U0
+    round_bits_into(x.reshape(-1).view(np.uint64), out.reshape(-1).view(np.uint64), sbits,
+                    emin, emax, restricted, subnormals, mode, key, _U0)
+
+
+def round_params(fmt: Format, mode_code: int, seed: int = 0) -> np.ndarray:
+    """The arguments of `round_in_place` but the array and the counter, packed once (uint64:
+    sbits, emin, emax, restricted, subnormals, mode, seed; emin as its two's complement)."""
+    sbits, emin, emax, restricted, subnormals = fmt.kernel_args()
+    return np.array([sbits, emin % 2**64, emax, restricted, subnormals, mode_code, seed],
+                    dtype=np.uint64)
+
+
+@njit(cache=True)
+def round_in_place(x, params, counter):
+    """`x` (float64 array, any shape, C-contiguous) rounded in place; `params` from
+    `round_params`. Same bits as `round_into(x, x, ..., seed, counter)`; three arguments instead
+    of ten, because numba's dispatcher checks every argument's type on each call, and this is
+    called once per emulated operation.
+    """
+    mode = np.int64(params[5])
+    key = stream_key(params[6], counter) if mode == 1 else _U0
+    u = x.reshape(-1).view(np.uint64)
+    round_bits_into(u, u, np.int64(params[0]), np.int64(params[1]), np.int64(params[2]),
+                    params[3] != _U0, params[4] != _U0, mode, key, _U0)
 
 
 def float32_args(fmt: Format) -> tuple[int, int, int, bool, bool]:
@@ -264,13 +327,13 @@ def round_array(x: np.ndarray, fmt: Format, mode_code: int, seed: int = 0, count
     key = np.uint64(stream_key(np.uint64(seed), np.uint64(counter)))
     flat_in, flat_out = x.reshape(-1), out.reshape(-1)
     if x.dtype == np.float64:
-        _round_bits(flat_in.view(np.uint64), flat_out.view(np.uint64), *fmt.kernel_args(),
+        round_bits_into(flat_in.view(np.uint64), flat_out.view(np.uint64), *fmt.kernel_args(),
                     mode_code, key, np.uint64(offset))
     elif x.dtype == np.float32:
         # float32 values are exact in float64: round those bits, store the (float32) results
         wide = flat_in.astype(np.float64)
         rounded = np.empty_like(wide)
-        _round_bits(wide.view(np.uint64), rounded.view(np.uint64), *float32_args(fmt),
+        round_bits_into(wide.view(np.uint64), rounded.view(np.uint64), *float32_args(fmt),
                     mode_code, key, np.uint64(offset))
         flat_out[...] = rounded
     else:
