@@ -242,3 +242,108 @@ def test_a_blow_up_during_spinup_still_counts():
     res = validation.evaluate(ds, spinup=10, windows=[], pvalues=False)
     assert res["blown_up"].sel(sbits=10, mode="nearest", member=5)
     assert int(res["blown_up"].sum()) == 1
+
+
+# ------------------------------------------------------------------------ sweep conventions
+
+def test_refuses_a_sweep_without_controls_before_computing_any_distance(monkeypatch):
+    import validation.ensemble as ensemble
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("distances computed before the design was checked")
+
+    monkeypatch.setattr(ensemble, "_scan", no_scan)
+    ds = sweep(GRID)
+    ds.attrs["lowprec_control_members"] = []
+    with pytest.raises(ValidationInputError, match=r"0 double-precision control members.*set \[sweep\] controls >= 2"):
+        validation.evaluate(ds)
+    ds.attrs.update(lowprec_control_members=CONTROLS, lowprec_competitor_members=[5])
+    with pytest.raises(ValidationInputError, match=r"1 double-precision null members.*set \[sweep\] members >= 2"):
+        validation.evaluate(ds)
+
+
+def with_status(ds: xr.Dataset) -> xr.Dataset:
+    """open_sweep's status variable: complete where a run has data, absent elsewhere."""
+    has_data = ds["T"].notnull().any([d for d in ds["T"].dims if d not in ("sbits", "mode", "member")])
+    return ds.assign(status=xr.where(has_data, "complete", "absent").astype(str))
+
+
+def test_status_says_which_empty_runs_blew_up_and_which_are_missing():
+    ds = with_status(sweep(GRID))
+    early = {"sbits": 10, "mode": "nearest", "member": 7}
+    ds["T"].loc[early] = np.nan                      # blew up before its first output
+    ds["status"].loc[early] = "blown_up"
+    for member, status in ((6, "failed"), (8, "pending")):
+        run = {"sbits": 10, "mode": "stochastic", "member": member}
+        ds["T"].loc[run] = np.nan
+        ds["status"].loc[run] = status
+    res = validation.evaluate(ds, windows=[], pvalues=False)
+    assert bool(res["blown_up"].sel(early)) and bool(res["run_present"].sel(early))
+    assert int(res["n_members"].sel(sbits=10, mode="nearest")) == 5
+    assert np.isnan(res["w1_global_T"].sel(sbits=10, mode="nearest"))
+    stochastic = {"sbits": 10, "mode": "stochastic"}
+    assert not res["blown_up"].sel(stochastic).any()
+    assert int(res["n_members"].sel(stochastic)) == 3
+    assert np.isfinite(res["w1_global_T"].sel(stochastic))
+    # Without status the all-NaN run reads as not run (the data-based fallback).
+    res = validation.evaluate(ds.drop_vars("status"), windows=[], pvalues=False)
+    assert not bool(res["blown_up"].sel(early)) and not bool(res["run_present"].sel(early))
+
+
+def test_status_of_a_double_precision_control_is_checked():
+    ds = with_status(sweep(GRID))
+    ds["status"].loc[{"sbits": 52, "mode": "nearest", "member": 1}] = "blown_up"
+    with pytest.raises(ValidationInputError, match=r"control members \[1\]"):
+        validation.evaluate(ds)
+    ds = with_status(sweep(GRID))
+    ds["status"].loc[{"sbits": 52, "mode": "nearest", "member": 9}] = "failed"
+    with pytest.raises(ValidationInputError, match=r"null members \[9\] were not run"):
+        validation.evaluate(ds)
+
+
+def test_pooled_dims_default_to_the_runs_sample_dims_attribute():
+    ds = sweep({}, n_time=30, pool={"particle": np.arange(3)})
+    ds.attrs["lowprec_sample_dims"] = "particle"
+    res = validation.evaluate(ds, windows=[], pvalues=False)
+    assert res.attrs["lowprec_pooled_dims"] == "time, particle"
+    assert res["w1_T"].dims == ("sbits", "mode")
+    unpooled = validation.evaluate(ds, pool_dims=(), windows=[], pvalues=False)
+    assert unpooled.attrs["lowprec_pooled_dims"] == "time"
+    assert unpooled["w1_T"].dims == ("sbits", "mode", "particle")
+    for value in ("", None):
+        if value is None:
+            del ds.attrs["lowprec_sample_dims"]
+        else:
+            ds.attrs["lowprec_sample_dims"] = value
+        assert validation.evaluate(ds, windows=[], pvalues=False).attrs["lowprec_pooled_dims"] == "time"
+    ds.attrs["lowprec_sample_dims"] = "particle trajectory"
+    with pytest.raises(ValidationInputError, match=r"lowprec_sample_dims.*\['trajectory'\]"):
+        validation.evaluate(ds)
+
+
+def test_global_mean_series_per_setting_and_per_control():
+    ds = sweep(GRID, n_time=50, shift={(10, "nearest"): 0.5})
+    ds["T"].loc[{"sbits": 10, "mode": "nearest", "member": 7, "time": 20.0}] = np.inf   # a blow-up
+    res = validation.evaluate(ds, spinup=4, windows=[], pvalues=False, chunk_points=5)
+    after = ds["T"].isel(time=slice(4, None))
+    cos = np.cos(np.deg2rad(after["lat"]))
+    by_run = (after * cos).sum(["lat", "lon"]) / (cos.sum() * after.sizes["lon"])
+    surviving = by_run.sel(sbits=10, mode="nearest", member=[5, 6, 8, 9]).mean("member")
+    np.testing.assert_allclose(res["global_mean_t_T"].sel(sbits=10, mode="nearest"), surviving, rtol=1e-12)
+    np.testing.assert_allclose(res["global_mean_t_T"].sel(sbits=52, mode="nearest"),
+                               by_run.sel(sbits=52, mode="nearest", member=COMPETITORS).mean("member"), rtol=1e-12)
+    control = res["global_mean_t_control_T"]
+    assert control.dims == ("control_member", "time") and list(control["control_member"]) == CONTROLS
+    np.testing.assert_allclose(control.sel(control_member=3), by_run.sel(sbits=52, mode="nearest", member=3),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(res["time"], ds["time"][4:])
+    count = validation.evaluate(ds, spinup=4, windows=[], pvalues=False, normalise="count")
+    np.testing.assert_allclose(count["global_mean_t_control_T"].sel(control_member=3),
+                               (after * cos).sum(["lat", "lon"]).sel(sbits=52, mode="nearest", member=3) / 48,
+                               rtol=1e-12)
+    pooled = validation.evaluate(sweep({}, n_time=20, pool={"particle": np.arange(3)}),
+                                 pool_dims=("particle",), windows=[], pvalues=False)
+    raw = sweep({}, n_time=20, pool={"particle": np.arange(3)})["T"]
+    np.testing.assert_allclose(pooled["global_mean_t_T"].sel(sbits=10, mode="stochastic"),
+                               raw.sel(sbits=10, mode="stochastic", member=COMPETITORS).mean(["member", "particle"]),
+                               rtol=1e-12)

@@ -1,9 +1,11 @@
 """Figures and the markdown table written from validation.evaluate's output."""
 import numpy as np
+import pytest
 import xarray as xr
 
 import validation
 from test_validation_ensemble import GRID, sweep
+from validation.reporting import _elapsed, _global_fig
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -14,7 +16,7 @@ def test_report_for_a_gridded_model(tmp_path):
     res = validation.evaluate(ds, windows=3)
     paths = validation.report(res, tmp_path / "out")
     names = sorted(p.name for p in paths)
-    assert names == ["global_T.png", "map_excess_T.png", "report.md", "wt_T.png"]
+    assert names == ["global_T.png", "map_excess_T.png", "report.md", "timeseries_T.png", "wt_T.png"]
     for p in paths[:-1]:
         assert p.read_bytes()[:8] == PNG
     table = (tmp_path / "out" / "report.md").read_text()
@@ -28,4 +30,75 @@ def test_report_for_a_column_model_draws_the_profile(tmp_path):
     ds = sweep({"depth": xr.DataArray(np.linspace(0.0, 9.0, 5), dims="depth", attrs={"units": "m"})})
     res = validation.evaluate(ds, windows=[], pvalues=False)
     names = sorted(p.name for p in validation.report(res, tmp_path))
-    assert names == ["global_T.png", "profile_T.png", "report.md"]
+    assert names == ["global_T.png", "profile_T.png", "report.md", "timeseries_T.png"]
+
+
+def noleap_days(n: int) -> np.ndarray:
+    """Daily dates in the 365_day calendar, as the heat and shallow-water models write them."""
+    return xr.date_range("0001-01-01", periods=n, freq="D", calendar="365_day", use_cftime=True).values
+
+
+def test_report_with_a_cftime_365_day_time_axis(tmp_path):
+    ds = sweep({"depth": np.linspace(0.0, 9.0, 4)}, n_time=800, shift={(10, "nearest"): 0.3})
+    ds = ds.assign_coords(time=noleap_days(800))
+    res = validation.evaluate(ds, spinup=30, windows=3, pvalues=False)
+    assert res["window_end"].values[-1] == ds["time"].values[-1]
+    names = sorted(p.name for p in validation.report(res, tmp_path / "direct"))
+    assert "wt_T.png" in names and "timeseries_T.png" in names
+    # The same after a netCDF round trip, decoded (cftime) or not (numbers "days since ...").
+    res.to_netcdf(tmp_path / "validation.nc")
+    for decode in (True, False):
+        with xr.open_dataset(tmp_path / "validation.nc", decode_times=decode) as back:
+            paths = validation.report(back.load(), tmp_path / f"decoded-{decode}")
+        assert {"wt_T.png", "timeseries_T.png"} <= {p.name for p in paths}
+
+
+def test_elapsed_time_is_days_then_years_after_the_start():
+    dates = noleap_days(4 * 365)
+    days, label = _elapsed(dates[:40], dates[0], "")
+    np.testing.assert_array_equal(days, np.arange(40.0))
+    assert label == "time after spin-up [days]"
+    years, label = _elapsed(dates[::365], dates[0], "")
+    np.testing.assert_array_equal(years, [0.0, 1.0, 2.0, 3.0])     # 365-day years: exact
+    assert label == "time after spin-up [years]"
+    model_time, label = _elapsed(np.arange(5) * 0.5 + 2.0, 2.0, "1")
+    np.testing.assert_array_equal(model_time, np.arange(5) * 0.5)
+    assert label == "time after spin-up [1]"
+
+
+def _figure_texts(fig) -> str:
+    texts = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        texts += [t.get_text() for t in legend.get_texts()] if legend else []
+    return "\n".join(texts)
+
+
+def test_global_figure_marks_blow_ups_only_when_there_are_some():
+    res = validation.evaluate(sweep(GRID), windows=[], pvalues=False)
+    fig = _global_fig(res, "T")
+    assert "blew up" not in _figure_texts(fig)
+    ds = sweep(GRID)
+    ds["T"].loc[{"sbits": 10, "mode": "stochastic", "member": 6, "time": 5.0}] = np.nan
+    fig = _global_fig(validation.evaluate(ds, windows=[], pvalues=False), "T")
+    assert "a member blew up" in _figure_texts(fig)
+
+
+def test_global_figure_draws_double_precision_as_the_null_not_as_a_setting():
+    res = validation.evaluate(sweep(GRID), windows=[], pvalues=False)
+    fig = _global_fig(res, "T")
+    nearest, stochastic = fig.axes[0], fig.axes[1]
+    assert nearest.get_title() == "T, nearest" and stochastic.get_title() == "T, stochastic"
+    for ax in fig.axes[0::2]:       # the nearest column: no point at sbits 52
+        xs = [x for line in ax.get_lines() for x in np.atleast_1d(line.get_xdata())]
+        points = [x for line in ax.get_lines() if line.get_marker() not in ("None", None, "")
+                  for x in np.atleast_1d(line.get_xdata())]
+        assert points and CONTROL not in points
+        assert "double precision: null mean" in _figure_texts(fig)
+    # (52, stochastic) is a real setting: a point, its tick says float64.
+    labels = [t.get_text() for t in stochastic.get_xticklabels()]
+    assert "52\n(float64)" in labels
+    assert all("float64" not in t.get_text() for t in nearest.get_xticklabels())
+
+
+CONTROL = 52

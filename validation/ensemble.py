@@ -21,7 +21,14 @@ compiled pair loop release the GIL). Each block is copied once, sorted in place,
 for the run status, the means and all pairs.
 
 A run with NaN or inf anywhere (a blow-up) is flagged in `blown_up(sbits, mode, member)` and
-its setting's distances are NaN: a blown-up member is never averaged into a distance.
+its setting's distances are NaN: a blown-up member is never averaged into a distance. When the
+Dataset has open_sweep's `status(sbits, mode, member)`, it decides which runs exist: "blown_up"
+is a blow-up even if the run wrote no output at all (all NaN), "failed", "pending" and "absent"
+are missing; without `status`, a run is missing when all its values are NaN.
+
+The same pass also keeps the area-weighted global mean of every run at every time after
+spin-up (cheap: one weighted sum per block, before the sort), for the time series of global
+means in which stagnation shows.
 """
 from __future__ import annotations
 
@@ -109,17 +116,19 @@ def _check_layout(ds: xr.Dataset, variables: Sequence[str], pool_dims: Sequence[
                                        f"{missing} (pool_dims={tuple(pool_dims)})")
 
 
-def _scan_block(x: np.ndarray, *, n_space: int, n_sample_axes: int, start: int, stop: int,
-                control_rows: np.ndarray, competitor_rows: np.ndarray, power: int,
-                with_status: bool) -> tuple[np.ndarray, ...]:
+def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sample_axes: int,
+                start: int, stop: int, control_rows: np.ndarray, competitor_rows: np.ndarray,
+                power: int, with_status: bool) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """The work on one block of points: x (S, O, K, time, *pool, *space_block).
 
     Copies the block once into (point, run, sample) order (it may be a view of the caller's
     data), sorts the samples x[..., start:stop, *pool] in place, and computes the distance of
-    every competitor row to every control row of the flattened (S·O·K) runs. Returns (pairs
-    (*space, S, O, N, M),) or, with `with_status`, (pairs, present, complete, means), the last
-    three (*space, S, O, K): present = some value is not NaN, complete = every value is finite,
-    over all times; means over the samples.
+    every competitor row to every control row of the flattened (S·O·K) runs. Returns
+    (per-point outputs, outputs to be summed over blocks): ((pairs (*space, S, O, N, M),), ())
+    or, with `with_status`, ((pairs, present, complete, means), (weighted,)): present = some
+    value is not NaN, complete = every value is finite, over all times; means over the samples
+    (*space, S, O, K); weighted (S, O, K, time after spin-up) = Σ weights · (mean over the pool
+    dims), NaN propagating, over the block's points.
     """
     if not with_status:     # only the window is needed: copy only that
         x = x[(slice(None),) * 3 + (slice(start, stop),)]
@@ -135,13 +144,16 @@ def _scan_block(x: np.ndarray, *, n_space: int, n_sample_axes: int, start: int, 
     for r in range(n_rows):
         data[:, r, :] = natural[r].T
     samples = data[:, :, start * n_pool:stop * n_pool]       # rows stay contiguous
+    if with_status:     # before the sort: needs time order. (einsum: no BLAS, which skips 0·NaN)
+        series = samples.reshape(n_points, n_rows, stop - start, n_pool)
+        weighted = np.einsum("p,prtq->rt", weights.reshape(n_points), series) / n_pool
     samples.sort(axis=-1)
     pairs = sorted_pairs_kernel(samples, control_rows, competitor_rows, power)
     pairs = pairs.reshape(lead + setting_shape[:2] + (-1, control_rows.size))
     if power == 2:
         pairs = np.sqrt(pairs)
     if not with_status:
-        return (pairs,)
+        return (pairs,), ()
     # Sorted rows: NaN sorts last and ±inf to the ends, so the first and last values tell.
     first, last = samples[..., 0], samples[..., -1]
     present = ~np.isnan(first)
@@ -151,7 +163,8 @@ def _scan_block(x: np.ndarray, *, n_space: int, n_sample_axes: int, start: int, 
         present |= ~np.isnan(spun).all(axis=-1)
         complete &= np.isfinite(spun).all(axis=-1)
     means = samples.mean(axis=-1)
-    return (pairs,) + tuple(a.reshape(lead + setting_shape) for a in (present, complete, means))
+    per_point = (pairs,) + tuple(a.reshape(lead + setting_shape) for a in (present, complete, means))
+    return per_point, (weighted.reshape(setting_shape + (stop - start,)),)
 
 
 def _space_chunks(da: xr.DataArray, space_dims: Sequence[str], chunk_points: int | None) -> list[tuple[int, ...]]:
@@ -168,8 +181,12 @@ def _space_chunks(da: xr.DataArray, space_dims: Sequence[str], chunk_points: int
 
 
 def _blockwise(da: xr.DataArray, space_dims: Sequence[str], fn, scheduler: str,
-               chunk_points: int | None) -> list[np.ndarray]:
-    """fn on blocks of points, run by a dask scheduler; outputs assembled as (*space, ...).
+               chunk_points: int | None, weights: np.ndarray | None = None
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """fn(block, weights block) on blocks of points, run by a dask scheduler.
+
+    fn returns (per-point outputs, outputs to sum); the first are assembled as (*space, ...),
+    the second summed over the blocks.
 
     Numpy-backed data is sliced into views (no copy of the whole array, no hashing); dask-backed
     data is rechunked to whole runs and samples per block. (xarray.apply_ufunc would copy each
@@ -188,36 +205,50 @@ def _blockwise(da: xr.DataArray, space_dims: Sequence[str], fn, scheduler: str,
     for k, index in enumerate(itertools.product(*(range(len(c)) for c in chunks))):
         region = tuple(slice(offsets[j][i], offsets[j][i + 1]) for j, i in enumerate(index))
         block = data[(0,) * len(core) + index] if lazy else data[(Ellipsis,) + region]
-        tasks.append(dask.delayed(fn, pure=False)(block, dask_key_name=f"lowprec-validation-{run_id}-{k}"))
+        w = None if weights is None else weights[region]
+        tasks.append(dask.delayed(fn, pure=False)(block, w, dask_key_name=f"lowprec-validation-{run_id}-{k}"))
         where.append(region)
     results = dask.compute(*tasks, scheduler=scheduler)
     shape = tuple(da.sizes[d] for d in space_dims)
-    outputs = [np.empty(shape + r.shape[len(shape):], r.dtype) for r in results[0]]
-    for region, result in zip(where, results):
-        for out, part in zip(outputs, result):
+    outputs = [np.empty(shape + r.shape[len(shape):], r.dtype) for r in results[0][0]]
+    sums = [np.zeros_like(r) for r in results[0][1]]
+    for region, (per_point, summed) in zip(where, results):
+        for out, part in zip(outputs, per_point):
             out[region] = part
-    return outputs
+        for total, part in zip(sums, summed):
+            total += part
+    return outputs, sums
 
 
 def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start: int, stop: int,
           controls_ids: list, competitor_ids: list, statistic: str, scheduler: str,
-          chunk_points: int | None, with_status: bool):
-    """_scan_block over every point; returns DataArrays (see _scan_block)."""
+          chunk_points: int | None, with_status: bool, normalise: str = "weights"):
+    """_scan_block over every point; returns DataArrays (see _scan_block).
+
+    With `with_status`: [pairs, present, complete, means, global_series], the last the global
+    mean (validation.weighting) of each run at each time after spin-up, (sbits, mode, member, time).
+    """
     members = list(da["member"].values)
     n_modes, n_members = da.sizes["mode"], da.sizes["member"]
     s0 = list(da["sbits"].values).index(CONTROL_SBITS)
     m0 = list(da["mode"].values).index(CONTROL_MODE)
-    control_rows = np.array([(s0 * n_modes + m0) * n_members + members.index(k) for k in controls_ids])
+    control_rows = np.array([(s0 * n_modes + m0) * n_members + members.index(k) for k in controls_ids],
+                            dtype=np.int64)
     competitor_rows = np.array([(s * n_modes + m) * n_members + members.index(k)
                                 for s in range(da.sizes["sbits"]) for m in range(n_modes)
-                                for k in competitor_ids])
+                                for k in competitor_ids], dtype=np.int64)
     fn = functools.partial(_scan_block, n_space=len(space_dims), n_sample_axes=n_sample_axes,
                            start=start, stop=stop, control_rows=control_rows,
                            competitor_rows=competitor_rows, power=1 if statistic == "w1" else 2,
                            with_status=with_status)
     da = da.transpose(*SETTING_DIMS, "time", *[d for d in da.dims if d not in (*SETTING_DIMS, "time", *space_dims)],
                       *space_dims)
-    outputs = _blockwise(da, space_dims, fn, scheduler, chunk_points)
+    weights = None
+    if with_status:
+        w = weighting.area_weights(da, space_dims).transpose(*space_dims).values.astype(np.float64)
+        denom = w.sum() if normalise == "weights" else float(w.size)
+        weights = w / denom       # Σ weights·x is then the global mean (weighting.global_mean)
+    outputs, sums = _blockwise(da, space_dims, fn, scheduler, chunk_points, weights)
     coords = {name: c for name, c in da.coords.items() if set(c.dims) <= set(space_dims)}
     coords.update(sbits=da["sbits"].values, mode=da["mode"].values)
     pairs = xr.DataArray(outputs[0], dims=(*space_dims, "sbits", "mode", "member", "control_member"),
@@ -225,7 +256,11 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
     if not with_status:
         return pairs
     coords["member"] = da["member"].values
-    return [pairs] + [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:]]
+    series = xr.DataArray(sums[0], dims=(*SETTING_DIMS, "time"),
+                          coords={"sbits": coords["sbits"], "mode": coords["mode"],
+                                  "member": coords["member"], "time": da["time"][start:stop]})
+    return ([pairs] + [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:]]
+            + [series])
 
 
 def _setting_mean(member_values: xr.DataArray, usable: xr.DataArray, valid_setting: xr.DataArray) -> xr.DataArray:
@@ -239,7 +274,7 @@ def evaluate(
     *,
     spinup: int = 0,
     windows: int | Sequence[int] | None = None,
-    pool_dims: Sequence[str] = (),
+    pool_dims: Sequence[str] | None = None,
     statistic: str = "w1",
     normalise: str = "weights",
     pvalues: bool = True,
@@ -260,7 +295,9 @@ def evaluate(
     windows: growing windows [0, t] for W(t): a list of window lengths in time steps after
         spin-up, an int k for k evenly spaced lengths ending at the full series, or None for 4.
         Each window re-sorts its prefix, so it costs about its share of a full evaluation.
-    pool_dims: model dims stacked with time into the sample (Lorenz-63: ("particle",)).
+    pool_dims: model dims stacked with time into the sample (Lorenz-63: ("particle",)). None
+        (default): the dims named in the Dataset's attribute lowprec_sample_dims (space-separated;
+        the harness writes it into every run file), none if it is absent or empty; () pools none.
     statistic: "w1" (default) or "w2"; the output names keep the "w1_" prefix either way
         and say which in their long_name.
     normalise: "weights" (Σwx/Σw, default) or "count" (Σwx/N, as Kimpson et al.'s code).
@@ -287,6 +324,10 @@ def evaluate(
       mean_bias_v(sbits, mode)           global mean of (setting mean − control mean), signed;
                                          |mean_bias| ≤ w1_global by Kantorovich–Rubinstein
       mean_bias_null_v
+      global_mean_t_v(sbits, mode, time) global mean of v at each time after spin-up, mean over the
+                                         competitor runs that did not blow up (the (52, nearest)
+                                         entry: the double-precision null members)
+      global_mean_t_control_v(control_member, time)  the same for each control run
     plus blown_up(sbits, mode, member), run_present(sbits, mode, member), n_members(sbits, mode).
 
     Raises ValidationInputError for: no double-precision control; fewer than `min_members`
@@ -306,10 +347,11 @@ def evaluate(
             raise ValidationInputError(f"no variable in the Dataset has dims {(*SETTING_DIMS, 'time')}; "
                                        f"variables: {sorted(ds.data_vars)}")
     variables = list(variables)
-    pool_dims = tuple(pool_dims)
+    pool_dims = _sample_dims(ds) if pool_dims is None else tuple(pool_dims)
     _check_layout(ds, variables, pool_dims)
     controls_ids = _members(ds, "lowprec_control_members")
     competitor_ids = _members(ds, "lowprec_competitor_members")
+    _check_ensemble_sizes(controls_ids, competitor_ids, min_members)
     if overlap := set(controls_ids) & set(competitor_ids):
         raise ValidationInputError(f"members {sorted(overlap)} are both control and competitor: "
                                    "the null needs competitors independent of the controls")
@@ -324,13 +366,19 @@ def evaluate(
     present = complete = None
     for name in variables:      # one pass over the data: status, sorted samples, pairs, means
         arrays[name] = ds[name]
-        pairs, p, c, means = _scan(arrays[name], space_by_var[name], len(sample_dims), spinup,
-                                   ds.sizes["time"], controls_ids, competitor_ids, statistic,
-                                   scheduler, chunk_points, with_status=True)
-        scans[name] = pairs, means
+        pairs, p, c, means, series = _scan(arrays[name], space_by_var[name], len(sample_dims), spinup,
+                                           ds.sizes["time"], controls_ids, competitor_ids, statistic,
+                                           scheduler, chunk_points, with_status=True, normalise=normalise)
+        scans[name] = pairs, means, series
         p, c = p.any(space_by_var[name]), c.all(space_by_var[name])
         present = p if present is None else present | p
         complete = c if complete is None else complete & c
+    if "status" in ds.variables:      # open_sweep's record beats what the data look like
+        status = ds["status"].astype(str)
+        _check_status(status)
+        blown_by_status = status == "blown_up"
+        present = (status == "complete") | blown_by_status
+        complete = complete & present & ~blown_by_status
     double = {"sbits": CONTROL_SBITS, "mode": CONTROL_MODE}
     _check_double(present.sel(double), complete.sel(double), controls_ids, "control", min_members)
     _check_double(present.sel(double), complete.sel(double), competitor_ids, "null", min_members)
@@ -359,7 +407,7 @@ def evaluate(
         space = space_by_var[name]
         units = da.attrs.get("units", "1")
         label = da.attrs.get("long_name", name)
-        pairs, means = scans.pop(name)
+        pairs, means, series = scans.pop(name)
         member_stat = pairs.mean("control_member")
         w1 = _setting_mean(member_stat, usable, valid_setting)
         w1_null = w1.sel(double, drop=True)
@@ -402,6 +450,14 @@ def evaluate(
         put("mean_bias", bias, f"global mean of (setting mean − control mean) of {label}")
         put("mean_bias_null", bias.sel(double, drop=True), f"mean_bias of {label}: the null")
 
+        competitor_series = series.sel(member=competitor_ids).where(usable)
+        put("global_mean_t", competitor_series.mean("member").where(usable.any("member")),
+            f"global mean {label} after spin-up, mean over the runs that did not blow up",
+            spinup_steps_discarded=spinup)
+        put("global_mean_t_control", series.sel(double, drop=True).sel(member=controls_ids)
+            .rename(member="control_member"), f"global mean {label} after spin-up, each control run",
+            spinup_steps_discarded=spinup)
+
         if window_lengths:
             per_window = []
             for length in window_lengths:
@@ -435,6 +491,42 @@ def evaluate(
         "lowprec_variables": ", ".join(variables),
     }
     return out
+
+
+def _sample_dims(ds: xr.Dataset) -> tuple[str, ...]:
+    """The dims named in ds.attrs["lowprec_sample_dims"] (space-separated), () if absent."""
+    value = ds.attrs.get("lowprec_sample_dims", "")
+    names = tuple(value.split()) if isinstance(value, str) else tuple(str(v) for v in np.atleast_1d(value))
+    missing = [d for d in names if d not in ds.dims]
+    if missing:
+        raise ValidationInputError(
+            f"the Dataset's attribute lowprec_sample_dims={value!r} names dims {missing} that it "
+            f"does not have (dims {tuple(ds.dims)}); pass pool_dims explicitly (() for none)")
+    return names
+
+
+def _check_ensemble_sizes(controls_ids: list, competitor_ids: list, min_members: int) -> None:
+    """Refuse designs too small to score before any distance is computed."""
+    for ids, role, key in ((controls_ids, "control", "controls"), (competitor_ids, "null", "members")):
+        if len(ids) < min_members:
+            raise ValidationInputError(
+                f"the sweep has {len(ids)} double-precision {role} members {list(ids)}; at least "
+                f"{min_members} are needed to measure the spread that different initial conditions "
+                f"give (the paper used 5): set [sweep] {key} >= {max(min_members, 2)} and rerun the "
+                f"sweep (finished runs are kept), or set the Dataset's "
+                f"lowprec_{'control' if role == 'control' else 'competitor'}_members")
+
+
+_STATUSES = ("complete", "blown_up", "failed", "pending", "absent")
+
+
+def _check_status(status: xr.DataArray) -> None:
+    if set(status.dims) != set(SETTING_DIMS):
+        raise ValidationInputError(f"variable 'status' has dims {status.dims}; open_sweep gives "
+                                   f"{SETTING_DIMS}")
+    unknown = sorted(set(np.unique(status.values)) - set(_STATUSES))
+    if unknown:
+        raise ValidationInputError(f"variable 'status' has values {unknown}; allowed are {_STATUSES}")
 
 
 def _check_double(present: xr.DataArray, complete: xr.DataArray, ids: list, role: str,

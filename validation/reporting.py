@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
@@ -38,42 +39,112 @@ def _settings(results: xr.Dataset, var: str) -> list[tuple[int, str]]:
             and np.isfinite(float(w.sel(sbits=s, mode=m)))]
 
 
-def _global_figure(results: xr.Dataset, var: str, outdir: Path) -> Path:
+def _global_fig(results: xr.Dataset, var: str) -> plt.Figure:
+    """Global W and its excess against sbits, one column per rounding mode.
+
+    Double precision is the null: drawn as the band of its pair distances and the line of its
+    mean, never as a point at sbits 52 (a point there would look like one more setting). Other
+    settings at sbits 52 (stochastic rounding of float64 results) are points, the tick labelled.
+    """
     units = results[f"w1_global_{var}"].attrs.get("units", "")
     modes = _modes(results)
-    fig, axes = plt.subplots(2, len(modes), figsize=(4.5 * len(modes), 7), squeeze=False, sharex=True)
-    sbits = results["sbits"].values
+    fig, axes = plt.subplots(2, len(modes), figsize=(4.5 * len(modes), 7), squeeze=False)
     null = float(results[f"w1_global_null_{var}"])
     pairs = results[f"w1_global_null_pairs_{var}"].values.ravel()
     for j, mode in enumerate(modes):
+        sbits = [int(s) for s in results["sbits"].values if (int(s), mode) != (CONTROL_SBITS, CONTROL_MODE)]
+        blown = results["blown_up"].sel(mode=mode, sbits=sbits).any("member").values
         for i, (key, null_level) in enumerate(((f"w1_global_{var}", null),
                                                 (f"w1_global_excess_{var}", 0.0))):
             ax = axes[i, j]
-            band = pairs - (null if i == 1 else 0.0)
-            ax.axhspan(np.min(band), np.max(band), color="0.85", label="null pairs (min–max)")
-            ax.axhline(null_level, color="0.4", lw=1, label="null mean")
-            y = results[key].sel(mode=mode).values
-            ax.plot(sbits, y, "o-", label=mode)
-            members = results[f"w1_global_member_{var}"].sel(mode=mode)
-            for k in members["member"].values:
-                ax.plot(sbits, members.sel(member=k).values - (null if i == 1 else 0.0), ".",
-                        color="C0", alpha=0.4)
-            blown = results["blown_up"].sel(mode=mode).any("member").values
-            for s, b in zip(sbits, blown):
-                if b:
-                    ax.axvline(s, color="C3", ls=":", lw=1)
-            ax.set_xscale("log", base=2)
+            offset = null if i == 1 else 0.0
+            ax.axhspan(np.min(pairs) - offset, np.max(pairs) - offset, color="0.85",
+                       label="double precision: null pairs (min–max)")
+            ax.axhline(null_level, color="0.4", lw=1, label="double precision: null mean")
+            if sbits:
+                ax.plot(sbits, results[key].sel(mode=mode, sbits=sbits).values, "o-", color="C0",
+                        label=f"{mode}: mean over members")
+                members = results[f"w1_global_member_{var}"].sel(mode=mode, sbits=sbits)
+                for k in members["member"].values:
+                    ax.plot(sbits, members.sel(member=k).values - offset, ".", color="C0", alpha=0.4)
+                for n, s in enumerate(np.asarray(sbits)[blown]):
+                    ax.axvline(s, color="C3", ls=":", lw=1,
+                               label="a member blew up (distance NaN)" if n == 0 else None)
+                ax.set_xscale("log", base=2)
+                ax.set_xticks(sbits, [f"{s}\n(float64)" if s == CONTROL_SBITS else str(s) for s in sbits])
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_title(f"{var}, {mode}")
             ax.set_ylabel(("global W" if i == 0 else "excess over null") + f" [{units}]")
             if i == 1:
                 ax.set_xlabel("significand bits (sbits)")
             ax.legend(fontsize=7)
-    fig.suptitle("dotted red: a member blew up (distance NaN)", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def _global_figure(results: xr.Dataset, var: str, outdir: Path) -> Path:
+    fig = _global_fig(results, var)
     path = outdir / f"global_{var}.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _elapsed(values: np.ndarray, start: object, units: str) -> tuple[np.ndarray, str]:
+    """values − start as numbers and an axis label: days, or years beyond two years, for dates
+    (numpy datetime64 or cftime, e.g. the 365_day calendar); model time in `units` otherwise."""
+    values = np.asarray(values)
+    if values.dtype.kind == "M":
+        days = (values - np.datetime64(start)) / np.timedelta64(1, "D")
+    elif values.dtype.kind == "O":                      # cftime dates: differences are timedeltas
+        days = np.array([(t - start).total_seconds() / 86400.0 for t in values])
+    else:
+        return values - start, f"time after spin-up [{units or '1'}]"
+    if np.nanmax(np.abs(days), initial=0.0) > 2 * 365:
+        year = 365.0 if getattr(start, "calendar", "") in ("365_day", "noleap") else 365.25
+        return days / year, "time after spin-up [years]"
+    return days, "time after spin-up [days]"
+
+
+def _start_time(results: xr.Dataset) -> xr.DataArray | None:
+    """The first time after spin-up (the time axis of the global-mean series), if kept."""
+    return results["time"][0] if "time" in results.coords and results.sizes.get("time") else None
+
+
+def _timeseries_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
+    key = f"global_mean_t_{var}"
+    if key not in results or results.sizes.get("time", 0) < 2:
+        return []
+    series, controls = results[key], results.get(f"global_mean_t_control_{var}")
+    time = results["time"]
+    t, label = _elapsed(time.values, time.values[0], time.attrs.get("units", ""))
+    modes = _modes(results)
+    settings = [(int(s), str(m)) for s in results["sbits"].values for m in modes
+                if (int(s), str(m)) != (CONTROL_SBITS, CONTROL_MODE)
+                and np.isfinite(series.sel(sbits=s, mode=m).values).any()]
+    low = sorted({s for s, _ in settings})
+    colours = {s: plt.cm.viridis(k / max(1, len(low) - 1)) for k, s in enumerate(low)}
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 4), squeeze=False, sharey=True)
+    for ax, mode in zip(axes[0], modes):
+        if controls is not None:
+            for n, k in enumerate(controls["control_member"].values):
+                ax.plot(t, controls.sel(control_member=k).values, color="0.7", lw=0.8,
+                        label="double precision: each control" if n == 0 else None)
+        ax.plot(t, series.sel(sbits=CONTROL_SBITS, mode=CONTROL_MODE).values, "k-", lw=2,
+                label="double precision: null (member mean)")
+        for s, m in settings:
+            if m == mode:
+                ax.plot(t, series.sel(sbits=s, mode=m).values, color=colours[s], lw=1.2,
+                        label=f"{s} sbits (member mean)")
+        ax.set_title(f"{var}, {mode}")
+        ax.set_xlabel(label)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel(f"global mean {var} [{series.attrs.get('units', '')}]")
+    fig.tight_layout()
+    path = outdir / f"timeseries_{var}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return [path]
 
 
 def _map_figures(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
@@ -114,13 +185,18 @@ def _convergence_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Pat
     if key not in results:
         return []
     wt = results[key]
-    t = results["window_end"].values if "window_end" in results.coords else results["window"].values
+    start = _start_time(results)
+    if "window_end" in results.coords and start is not None:
+        t, label = _elapsed(results["window_end"].values, start.values[()], start.attrs.get("units", ""))
+        label = label.replace("time after spin-up", "window length after spin-up")
+    else:
+        t, label = results["window"].values, "window length after spin-up [time steps]"
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(t, results[f"w1_global_t_null_{var}"].values, "k-", lw=2, label="null")
     for s, m in _settings(results, var):
         ax.plot(t, wt.sel(sbits=s, mode=m).values, "o-" if m == "nearest" else "s--",
                 label=f"{s} sbits {m}")
-    ax.set_xlabel("end of window [0, t]")
+    ax.set_xlabel(label)
     ax.set_ylabel(f"global W [{wt.attrs.get('units', '')}]")
     ax.set_title(f"{var}: W(t) over growing windows")
     ax.legend(fontsize=7)
@@ -196,17 +272,23 @@ def report(results: xr.Dataset, outdir: str | Path) -> list[Path]:
 
     Per variable: global W and excess against sbits (nearest and stochastic side by side, the
     spread of the null pair distances as a band); maps of the excess with FDR-significant points
-    (2 spatial dims); W(t) curves (if windows were computed); the W profile (a "depth" dim).
+    (2 spatial dims); W(t) curves (if windows were computed); time series of the global mean per
+    setting against the double-precision runs (where stagnation shows); the W profile (a
+    "depth" dim). Times are plotted as time after spin-up (days or years for dates).
     Returns the paths written, report.md last.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    # Undecoded times (numbers "days since ...", e.g. opened with decode_times=False) become
+    # dates, so window ends and the series share one axis; decoded data are left as they are.
+    results = xr.decode_cf(results, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
     variables = variables_in(results)
     paths: list[Path] = []
     for var in variables:
         paths.append(_global_figure(results, var, outdir))
         paths += _map_figures(results, var, outdir)
         paths += _convergence_figure(results, var, outdir)
+        paths += _timeseries_figure(results, var, outdir)
         paths += _profile_figure(results, var, outdir)
     table = outdir / "report.md"
     table.write_text(_table(results, variables) + "\n")
