@@ -87,6 +87,7 @@ class Lorenz63:
     name = "lorenz63"
     Params = Params
     COMPONENTS = ("tendencies", "timestepping")
+    SAMPLE_DIMS: tuple[str, ...] = ("particle",)    # trajectories: samples, pooled with time
     OUTPUTS = (
         Output("x", ("time", "particle"), units="1",
                long_name="Lorenz-63 x, proportional to the intensity of convective motion"),

@@ -1,4 +1,4 @@
-"""The `lowprec sweep`, `lowprec validate` and `lowprec report` commands (parse, call, print).
+"""The `lowprec spinup`, `sweep`, `validate` and `report` commands (parse, call, print).
 
 `lowprec.harness.cli` adds these to the `lowprec` group.
 """
@@ -14,7 +14,8 @@ from lowprec.errors import LowprecError
 
 VALIDATION_FILE = "validation.nc"
 REPORT_DIR = "report"
-DEFAULT_POOL_DIMS = ("particle",)   # dims that index independent samples, not places
+# Pooled when the run files predate their lowprec_sample_dims attribute (Lorenz-63's trajectories).
+LEGACY_POOL_DIMS = ("particle",)
 
 
 def _fail(e: Exception) -> click.ClickException:
@@ -56,13 +57,70 @@ def sweep(config: Path, output: Path | None, scheduler: str | None, workers: int
 
 
 @click.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Directory for the restart files and diagnostics.")
+@click.option("--length", default=None,
+              help="Model time to integrate, e.g. '5 years' (default: [run] spinup of CONFIG).")
+@click.option("--restarts", default=None, metavar="DATES",
+              help="Comma-separated restart dates since the initial state, e.g. "
+                   "'1 year,2 years,3 years' (default: one restart at the end).")
+@click.option("--restart-every", default=None, metavar="DURATION",
+              help="A restart every DURATION, e.g. '30 days' (instead of --restarts).")
+@click.option("--first-restart", default=None, metavar="DURATION",
+              help="With --restart-every: date of the first restart, e.g. '5 years' "
+                   "(default: one interval).")
+@click.option("--diagnostics-interval", default=None, metavar="DURATION",
+              help="Time between domain-mean diagnostics (default: [run] output_interval).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Set any key of CONFIG, e.g. --set params.nx=50. Repeatable.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a spin-up already in the output directory (its old restarts go).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line.")
+def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
+           restart_every: str | None, first_restart: str | None,
+           diagnostics_interval: str | None, sets: tuple[str, ...], overwrite: bool,
+           quiet: bool) -> None:
+    """Spin up CONFIG's model once in float64 and write restart files for sweeps to start from.
+
+    Integrates the model of CONFIG (its [params]; always float64, whatever [precision] says)
+    from the seeded initial state of [precision] seed and [run] member, for --length, and
+    writes into the output directory restart_<days>d.nc at each restart date (state, step,
+    time stamp, config), spinup_diagnostics.nc (domain means of every output, to check the
+    spin-up has equilibrated) and spinup.toml. Prints the paths written.
+
+    Then start a sweep's members from them: [sweep] restarts = "DIR" in CONFIG (or
+    --set sweep.restarts=DIR); member m starts from the m-th restart by date, so the sweep
+    needs controls + members restarts. An existing spin-up in DIR is never replaced without
+    --overwrite.
+
+    \b
+    Example (shallow water: 5 years to equilibrium, then a restart every 30 days for a year):
+      lowprec spinup shallow_water_sweep.toml -o sw-spinup --length "6 years" \\
+          --restart-every "30 days" --first-restart "5 years"
+      lowprec sweep shallow_water_sweep.toml -o sw-sweep
+    """
+    from lowprec.harness.spinup import spinup as run_spinup
+    try:
+        result = run_spinup(config, output, length=length, restarts=restarts,
+                            restart_every=restart_every, first_restart=first_restart,
+                            diagnostics_interval=diagnostics_interval, overwrite=overwrite,
+                            quiet=quiet, overrides=parse_sets(sets))
+    except LowprecError as e:
+        raise _fail(e) from e
+    for path in result.restarts:
+        click.echo(str(path))
+    click.echo(str(result.diagnostics))
+
+
+@click.command()
 @click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--spinup", type=click.IntRange(min=0), default=None,
               help="Leading output times to discard, in outputs (default 0: the runs already "
                    "discarded their [run] spinup).")
 @click.option("--pool-dim", "pool_dims", multiple=True, metavar="DIM",
-              help="Model dimension pooled with time into one sample (repeatable). Default: "
-                   "'particle' when the runs have it (Lorenz-63's trajectories), else none.")
+              help="Model dimension pooled with time into one sample (repeatable). Default: the "
+                   "dims the run files name in lowprec_sample_dims (Lorenz-63: particle), else none.")
 @click.option("--statistic", type=click.Choice(["w1", "w2"]), default=None,
               help="Wasserstein distance of order 1 (default) or 2.")
 @click.option("--normalise", type=click.Choice(["weights", "count"]), default=None,
@@ -128,8 +186,9 @@ def run_validation(sweep_dir: Path, **options: object) -> Path:
 
     kwargs = {k: v for k, v in options.items() if v is not None}
     ds = open_sweep(sweep_dir)
-    if "pool_dims" not in kwargs:
-        kwargs["pool_dims"] = tuple(d for d in DEFAULT_POOL_DIMS if d in ds.dims)
+    if "pool_dims" not in kwargs and "lowprec_sample_dims" not in ds.attrs:
+        # Run files written before the harness recorded their sample dims.
+        kwargs["pool_dims"] = tuple(d for d in LEGACY_POOL_DIMS if d in ds.dims)
     results = validation.evaluate(ds, **kwargs)
     path = Path(sweep_dir) / VALIDATION_FILE
     write_atomic(results.compute(), path)
@@ -145,7 +204,6 @@ def make_report(sweep_dir: Path) -> list[Path]:
     if not path.exists():
         print(f"{path} does not exist yet: validating first", file=sys.stderr)
         run_validation(sweep_dir)
-    # Times stay numbers ("days since ..."): figures plot them on a plain axis.
-    with xr.open_dataset(path, decode_times=False) as results:
+    with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as results:
         paths = validation.report(results.load(), Path(sweep_dir) / REPORT_DIR)
     return [Path(p) for p in paths]

@@ -20,7 +20,10 @@ Nothing is lost (STYLE §16):
   uninterrupted run, stochastic rounding included.
 - At the end the restart holds the final state: ``restart_from=<output>.restart.nc`` continues
   the run (time axis continuing, spin-up not repeated) and the two outputs concatenated along
-  time equal one longer run bit for bit.
+  time equal one longer run bit for bit. A restart may come from another precision or member
+  (e.g. a float64 spin-up, :mod:`lowprec.harness.spinup`): the state is taken, the precision is
+  this run's, and stochastic rounding starts this run's own stream (seeded by (seed, member),
+  counter 0); the counter is restored only from a restart of the same precision and member.
 - Blow-up: the state is checked for non-finite values at every output (and every
   :data:`CHECK_EVERY` steps in between). A non-finite state stops the run; the outputs before it
   are kept, and the file records ``lowprec_status = "blown_up"``, ``lowprec_blowup_step`` (the
@@ -190,7 +193,7 @@ def _now() -> str:
 
 
 def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sched: Schedule,
-                dt: float) -> dict[str, Any]:
+                dt: float, sample_dims: tuple[str, ...] = ()) -> dict[str, Any]:
     import lowprec
     p = exp.precision
     return {
@@ -214,6 +217,8 @@ def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sche
         "lowprec_dt": float(dt),
         "lowprec_output_interval": exp.run.output_interval,
         "lowprec_output_interval_steps": np.int64(sched.interval_steps),
+        # model dims whose points are samples, pooled with time by validation (space-separated)
+        "lowprec_sample_dims": " ".join(sample_dims),
         "lowprec_config": exp.to_toml(),
     }
 
@@ -304,6 +309,22 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
     return _integrate(exp, model, emu, sched, out_path, resume_from, prior, restart_path, show)
 
 
+def _same_rounding_stream(restart_config: str, exp: Experiment) -> bool:
+    """Whether a restart continues this run's stochastic-rounding stream.
+
+    Only a restart written with the same [precision] and member carries this run's counter; a
+    restart from another precision or member (a float64 spin-up, say) does not, and the run
+    starts its own stream, seeded by (seed, member), at counter 0.
+    """
+    try:
+        old = tomllib.loads(restart_config)
+    except tomllib.TOMLDecodeError:
+        return False
+    new = exp.to_dict()
+    return (old.get("precision") == new["precision"]
+            and old.get("run", {}).get("member", 0) == exp.run.member)
+
+
 def _arithmetic(exp: Experiment) -> Any:
     """Plain numpy for float64 with fused compound operations; the emulator otherwise."""
     if exp.precision.is_float64 and exp.precision.policy == "fused":
@@ -339,8 +360,8 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
                               f": its model parameters differ in {', '.join(diff)}; a restart "
                               "continues the same model (precision may differ).")
         state = model.state_from_arrays(r.arrays)
-        if r.emulator_state:    # after entering the state, so the counter is exactly restored;
-            emu.set_state(r.emulator_state)     # a float64 restart (e.g. a spin-up) has none
+        if r.emulator_state and _same_rounding_stream(r.config, exp):
+            emu.set_state(r.emulator_state)     # after entering the state: counter exactly restored
         start_step = step = r.step
         spin = spun = k0 = 0
         spinup_text = f"none (continued from {restart_path} at step {r.step})"
@@ -361,7 +382,8 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
             buffers[name] = OutputBuffer(n_out, vals.shape[1:], try_f32)
             for k in range(k0):
                 buffers[name].put(k, vals[k])
-    attrs = _provenance(exp, "running", spinup_text, start_step, sched, model.dt)
+    attrs = _provenance(exp, "running", spinup_text, start_step, sched, model.dt,
+                        tuple(getattr(model, "SAMPLE_DIMS", ())))
     if restart_path is not None:
         attrs["lowprec_restart_from"] = str(restart_path)
     if resume_from is not None:

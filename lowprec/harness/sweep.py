@@ -8,6 +8,13 @@ An experiment file's ``[sweep]`` section names the design (see :class:`SweepSpec
     controls = 5                      # M double-precision control members: 0 .. M-1
     members = 5                       # N competitor members: M .. M+N-1, at every (sbits, mode)
     null = true                       # also run the competitors in double precision: the null
+    restarts = "spinup"               # optional: start member m from restart file number m
+
+With ``restarts`` (a directory written by ``lowprec spinup``, or a list of restart files),
+member ``m`` of every setting starts from the ``m``-th restart, sorted by date (its step), via
+``[run] restart_from``: the state is the restart's, the precision the setting's, the spin-up is
+not repeated, and stochastic rounding starts the member's own stream seeded by (seed, m). The
+restarts must number at least controls + members (ConfigError otherwise).
 
 Member ``m`` has the same initial condition at every setting (the run harness derives it from the
 seed and ``m``), so the null and each setting are paired ensembles. The double-precision runs are
@@ -54,6 +61,8 @@ SWEEP_KEYS = {
     "controls": "number of double-precision control members M (integer >= 0)",
     "null": "true (default) runs the competitor members in double precision too: the null",
     "output": "default sweep directory for the command line (relative to the working directory)",
+    "restarts": "a directory of restart files written by `lowprec spinup`, or a list of restart "
+                "files: member m starts from the m-th, sorted by date",
 }
 MANIFEST = "sweep.json"
 MANIFEST_EVERY = 2.0        # s: least time between manifest writes for runs that finished
@@ -84,6 +93,7 @@ class SweepSpec:
     controls: int                # M control members
     null: bool = True
     output: str | None = None
+    restarts: str | tuple[str, ...] | None = None   # a directory, or restart files
 
     @property
     def control_members(self) -> list[int]:
@@ -113,7 +123,14 @@ class SweepSpec:
                              "members": self.members, "controls": self.controls, "null": self.null}
         if self.output is not None:
             d["output"] = self.output
+        if self.restarts is not None:
+            d["restarts"] = self.restarts if isinstance(self.restarts, str) else list(self.restarts)
         return d
+
+    @property
+    def n_members(self) -> int:
+        """Members of the design: controls + competitors (restarts needed, with ``restarts``)."""
+        return self.controls + self.members
 
 
 def _where(source: str | None, key: str) -> str:
@@ -201,7 +218,35 @@ def parse_sweep(section: Mapping[str, Any] | None, source: str | None = None) ->
     output = section.get("output")
     if output is not None and not isinstance(output, str):
         raise ConfigError(f"{_where(source, 'output')} = {output!r}: must be a directory path string")
-    return SweepSpec(sbits, modes, members, controls, null, output)
+    restarts = section.get("restarts")
+    if restarts is not None:
+        if isinstance(restarts, (list, tuple)) and restarts and all(
+                isinstance(r, str) and r for r in restarts):
+            restarts = tuple(restarts)
+        elif not (isinstance(restarts, str) and restarts):
+            raise ConfigError(f"{_where(source, 'restarts')} = {restarts!r}: must be "
+                              f"{SWEEP_KEYS['restarts']}")
+    return SweepSpec(sbits, modes, members, controls, null, output, restarts)
+
+
+def sweep_restarts(spec: SweepSpec, exp: Any) -> list[Path] | None:
+    """The restart files of a sweep's members (index = member), or None without ``restarts``.
+
+    ConfigError when there are fewer than controls + members, or a restart is of another model
+    or other model parameters.
+    """
+    if spec.restarts is None:
+        return None
+    from lowprec.harness.spinup import find_restarts
+    source = getattr(exp, "source", None)
+    where = _where(source, "restarts")
+    files = find_restarts(spec.restarts, model=exp.model, params=exp.params, where=where)
+    if len(files) < spec.n_members:
+        raise ConfigError(f"{where} = {spec.restarts!r}: {len(files)} restart file(s), but the "
+                          f"sweep needs {spec.n_members}, one per member (controls {spec.controls} "
+                          f"+ members {spec.members}). Write more with `lowprec spinup CONFIG "
+                          "--output DIR --restart-every ...`, or run fewer members.")
+    return [f.resolve() for f in files]
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,14 +372,19 @@ def _load_experiment(config: Any, overrides: dict | None = None) -> Any:
     return load_config(config, overrides)
 
 
-def experiment_for(exp: Any, key: RunKey) -> Any:
-    """The experiment of one run: the base experiment at the key's format, mode and member."""
+def experiment_for(exp: Any, key: RunKey, restarts: list[Path] | None = None) -> Any:
+    """The experiment of one run: the base experiment at the key's format, mode and member.
+
+    With ``restarts`` (index = member), the run starts from ``restarts[key.member]``.
+    """
     if key.sbits == FLOAT64_SBITS and key.mode == CONTROL_MODE:
         precision = _replace_fields(exp.precision, sbits=FLOAT64_SBITS, ebits=None, mode=CONTROL_MODE,
                                     components=_empty_like(exp.precision.components))
     else:
         precision = _replace_fields(exp.precision, sbits=key.sbits, mode=key.mode)
     run = _replace_fields(exp.run, member=key.member)
+    if restarts is not None:
+        run = _replace_fields(run, restart_from=str(restarts[key.member]))
     return dataclasses.replace(exp, precision=precision, run=run, sweep=None)
 
 
@@ -478,11 +528,14 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
     """
     exp = _load_experiment(config, overrides)
     spec = parse_sweep(_sweep_section(exp), getattr(exp, "source", None))
+    restarts = sweep_restarts(spec, exp)   # checked before anything is written
     outdir = Path(outdir)
     (outdir / RUNS).mkdir(parents=True, exist_ok=True)
     keys = spec.runs(exp.model)
     with _sweep_lock(outdir):
         manifest = _open_manifest(outdir, exp, spec, keys)
+        if restarts is not None:
+            manifest["design"]["restart_files"] = [str(f) for f in restarts]
         for stale in (outdir / RUNS).glob("*.partial"):
             stale.unlink()                  # left by a killed write; under the lock, nobody writes it
         todo, skipped, failed_before = [], 0, 0
@@ -496,7 +549,7 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
                 skipped += 1
                 failed_before += 1
             else:
-                todo.append((key, experiment_for(exp, key), outdir / RUNS / key.filename))
+                todo.append((key, experiment_for(exp, key, restarts), outdir / RUNS / key.filename))
         write_json_atomic(manifest, outdir / MANIFEST)
 
         progress = _Progress(f"{exp.model} ({outdir})", len(keys), skipped, quiet)
@@ -577,7 +630,9 @@ def _open_manifest(outdir: Path, exp: Any, spec: SweepSpec, keys: list[RunKey]) 
 def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
     """One Dataset of a whole sweep: dims (sbits, mode, member, time, <model dims>).
 
-    NaN where a (sbits, mode, member) was not run (or failed); runs stored as float32 are
+    Runs are aligned along time by output number; the time coordinate is that of the longest
+    run (with ``[sweep] restarts`` members start at different dates, and the coordinate is one
+    of them). NaN where a (sbits, mode, member) was not run (or failed); runs stored as float32 are
     promoted to float64 (exactly). Lazy: each run file is read by dask when computed.
     Variables ``status`` (str: complete, blown_up, failed, pending, or absent = not in the
     design) and ``blowup_step`` (step of the first non-finite state, -1 if none) have dims
@@ -635,10 +690,17 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
         ds = opened.get(k)
         if ds is None:
             return da.full(var.shape, np.nan, dtype=np.float64, chunks=var.shape)
-        v = ds[name]
-        if "time" in v.dims and v.sizes["time"] != template.sizes["time"]:
-            v = v.reindex(time=template["time"].values)    # a shorter (blown-up) run: NaN after
-        return v.transpose(*var.dims).data.astype(np.float64)
+        data = ds[name].transpose(*var.dims).data.astype(np.float64)
+        if "time" in var.dims and data.shape != var.shape:
+            # a shorter (blown-up) run: NaN after its last output. Aligned by output number, not
+            # by date: members started from different restarts have different dates.
+            axis = var.dims.index("time")
+            if data.shape[axis] == 0:
+                return da.full(var.shape, np.nan, dtype=np.float64, chunks=var.shape)
+            pad = list(var.shape)
+            pad[axis] -= data.shape[axis]
+            data = da.concatenate([data, da.full(pad, np.nan, dtype=np.float64, chunks=pad)], axis)
+        return data
 
     data_vars = {}
     for name, var in template.data_vars.items():
