@@ -23,6 +23,7 @@ _PUBLIC = {
     "member_seed": "lowprec.harness.config",
     "run_member": "lowprec.harness.run",
     "schedule": "lowprec.harness.run",
+    "find_restarts": "lowprec.harness.spinup",
     "open_run": "lowprec.harness.store",
     "write_atomic": "lowprec.harness.store",
     "cf_encoding": "lowprec.harness.store",

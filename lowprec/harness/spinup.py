@@ -126,7 +126,7 @@ def restart_name(step: int, dt: float, time_units: str) -> str:
     if time_units == "1":
         return f"restart_t{step * dt:g}.nc"
     days = step * dt / DAY
-    if abs(days - round(days)) < 1e-9:
+    if abs(days - round(days)) * DAY <= dt / 2:     # the step nearest a whole day: name the day
         return f"restart_{round(days):05d}d.nc"
     return f"restart_{days:010.4f}d.nc"     # 5 digits of days, as above
 
