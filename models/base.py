@@ -98,6 +98,9 @@ class Output:
     standard_name: str | None = None
     cell_methods: str | None = None
     units_metadata: str | None = None   # CF-1.11, for temperatures: "temperature: on_scale"
+    # default output interval (a duration, e.g. "1 day"): written as means over it of the values
+    # at the run's output_interval when it is a whole multiple of it (the harness decides)
+    interval: str | None = None
 
     def attrs(self) -> dict[str, str]:
         keys = ("units", "long_name", "standard_name", "cell_methods", "units_metadata")

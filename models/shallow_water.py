@@ -342,13 +342,13 @@ OUTPUTS = (
            standard_name="sea_surface_height_above_geoid", cell_methods="time: point"),
     Output("kinetic_energy", ("time",), "J m-2",
            "domain mean kinetic energy per unit area, rho h (u^2 + v^2)/2",
-           cell_methods="time: point area: mean"),
+           cell_methods="time: point area: mean", interval="1 day"),
     Output("potential_energy", ("time",), "J m-2",
            "domain mean available potential energy per unit area, rho g eta^2/2",
-           cell_methods="time: point area: mean"),
+           cell_methods="time: point area: mean", interval="1 day"),
     Output("enstrophy", ("time",), "s-2",
            "domain mean relative enstrophy, zeta^2/2 with zeta = dv/dx - du/dy at cell corners",
-           cell_methods="time: point area: mean"),
+           cell_methods="time: point area: mean", interval="1 day"),
 )
 
 

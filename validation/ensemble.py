@@ -29,6 +29,13 @@ are missing; without `status`, a run is missing when all its values are NaN.
 The same pass also keeps the area-weighted global mean of every run at every time after
 spin-up (cheap: one weighted sum per block, before the sort), for the time series of global
 means in which stagnation shows.
+
+Each variable is scored over its own time dimension: ``time``, or one whose name starts with
+"time" (the harness writes variables averaged over longer intervals on ``time_1d`` and the
+like). `spinup` and `windows` count steps of ``time``; on another time dimension they become
+times: a sample is discarded when its time is at or before the last discarded time of ``time``,
+and a window [0, t] holds the samples up to the time at its end (a window shorter than one of
+the variable's intervals has no sample: NaN).
 """
 from __future__ import annotations
 
@@ -96,6 +103,26 @@ def _members(ds: xr.Dataset, attr: str) -> list:
     return members
 
 
+def _time_dim(da: xr.DataArray) -> str:
+    """The variable's time dimension: ``time``, or the one dim whose name starts with "time"."""
+    dims = [d for d in da.dims if str(d).startswith("time")]
+    if len(dims) != 1:
+        raise ValidationInputError(f"variable {da.name!r} has dims {da.dims}: expected exactly one "
+                                   "time dimension (time, or one named time_* as the harness "
+                                   "writes for averaged variables)")
+    return str(dims[0])
+
+
+def _own_count(ds: xr.Dataset, time_dim: str, base_count: int) -> int:
+    """Samples of `time_dim` whose time is at or before the first `base_count` times of ``time``."""
+    if time_dim == "time":
+        return base_count
+    if base_count <= 0:
+        return 0
+    limit = ds["time"].values[base_count - 1]
+    return int(np.count_nonzero(np.asarray(ds[time_dim].values <= limit, dtype=bool)))
+
+
 def _check_layout(ds: xr.Dataset, variables: Sequence[str], pool_dims: Sequence[str]) -> None:
     for dim in (*SETTING_DIMS, "time"):
         if dim not in ds.dims:
@@ -110,7 +137,8 @@ def _check_layout(ds: xr.Dataset, variables: Sequence[str], pool_dims: Sequence[
         if name not in ds.data_vars:
             raise ValidationInputError(f"variable {name!r} is not in the Dataset; it has "
                                        f"{sorted(ds.data_vars)}")
-        missing = [d for d in (*SETTING_DIMS, "time", *pool_dims) if d not in ds[name].dims]
+        missing = [d for d in (*SETTING_DIMS, *pool_dims) if d not in ds[name].dims]
+        _time_dim(ds[name])
         if missing:
             raise ValidationInputError(f"variable {name!r} has dims {ds[name].dims}, without "
                                        f"{missing} (pool_dims={tuple(pool_dims)})")
@@ -222,8 +250,9 @@ def _blockwise(da: xr.DataArray, space_dims: Sequence[str], fn, scheduler: str,
 
 def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start: int, stop: int,
           controls_ids: list, competitor_ids: list, statistic: str, scheduler: str,
-          chunk_points: int | None, with_status: bool, normalise: str = "weights"):
-    """_scan_block over every point; returns DataArrays (see _scan_block).
+          chunk_points: int | None, with_status: bool, normalise: str = "weights",
+          time_dim: str = "time"):
+    """_scan_block over every point of `da`, samples along `time_dim`; returns DataArrays.
 
     With `with_status`: [pairs, present, complete, means, global_series], the last the global
     mean (validation.weighting) of each run at each time after spin-up, (sbits, mode, member, time).
@@ -241,7 +270,8 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
                            start=start, stop=stop, control_rows=control_rows,
                            competitor_rows=competitor_rows, power=1 if statistic == "w1" else 2,
                            with_status=with_status)
-    da = da.transpose(*SETTING_DIMS, "time", *[d for d in da.dims if d not in (*SETTING_DIMS, "time", *space_dims)],
+    da = da.transpose(*SETTING_DIMS, time_dim,
+                      *[d for d in da.dims if d not in (*SETTING_DIMS, time_dim, *space_dims)],
                       *space_dims)
     weights = None
     if with_status:
@@ -256,9 +286,9 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
     if not with_status:
         return pairs
     coords["member"] = da["member"].values
-    series = xr.DataArray(sums[0], dims=(*SETTING_DIMS, "time"),
+    series = xr.DataArray(sums[0], dims=(*SETTING_DIMS, time_dim),
                           coords={"sbits": coords["sbits"], "mode": coords["mode"],
-                                  "member": coords["member"], "time": da["time"][start:stop]})
+                                  "member": coords["member"], time_dim: da[time_dim][start:stop]})
     return ([pairs] + [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:]]
             + [series])
 
@@ -291,7 +321,8 @@ def evaluate(
     ----------
     ds: one sweep Dataset (or several, merged after checking units and grids; see `combine`).
     variables: data variables to score (default: every variable with the sweep's dims).
-    spinup: number of leading time steps to discard (counted in samples of `time`).
+    spinup: number of leading time steps to discard (counted in samples of `time`; for a
+        variable on another time dim, its samples up to the last discarded time).
     windows: growing windows [0, t] for W(t): a list of window lengths in time steps after
         spin-up, an int k for k evenly spaced lengths ending at the full series, or None for 4.
         Each window re-sorts its prefix, so it costs about its share of a full evaluation.
@@ -342,7 +373,8 @@ def evaluate(
     if spinup < 0:
         raise ValidationInputError(f"spinup={spinup}: a number of time steps to discard, ≥ 0")
     if variables is None:
-        variables = [v for v in ds.data_vars if all(d in ds[v].dims for d in (*SETTING_DIMS, "time"))]
+        variables = [v for v in ds.data_vars if all(d in ds[v].dims for d in SETTING_DIMS)
+                     and sum(str(d).startswith("time") for d in ds[v].dims) == 1]
         if not variables:
             raise ValidationInputError(f"no variable in the Dataset has dims {(*SETTING_DIMS, 'time')}; "
                                        f"variables: {sorted(ds.data_vars)}")
@@ -359,16 +391,25 @@ def evaluate(
     if n_time < 1:
         raise ValidationInputError(f"spinup={spinup} discards all {ds.sizes['time']} time steps")
 
-    space_by_var = {name: [d for d in ds[name].dims if d not in (*SETTING_DIMS, "time", *pool_dims)]
+    time_by_var = {name: _time_dim(ds[name]) for name in variables}
+    space_by_var = {name: [d for d in ds[name].dims
+                           if d not in (*SETTING_DIMS, time_by_var[name], *pool_dims)]
                     for name in variables}
+    spinup_by_var = {name: _own_count(ds, t, spinup) for name, t in time_by_var.items()}
+    for name, t in time_by_var.items():
+        if ds.sizes[t] - spinup_by_var[name] < 1:
+            raise ValidationInputError(f"spinup={spinup} time steps discard all {ds.sizes[t]} "
+                                       f"samples of {name!r} along {t!r}")
     sample_dims = ["time", *pool_dims]
     arrays, scans = {}, {}
     present = complete = None
     for name in variables:      # one pass over the data: status, sorted samples, pairs, means
         arrays[name] = ds[name]
-        pairs, p, c, means, series = _scan(arrays[name], space_by_var[name], len(sample_dims), spinup,
-                                           ds.sizes["time"], controls_ids, competitor_ids, statistic,
-                                           scheduler, chunk_points, with_status=True, normalise=normalise)
+        t = time_by_var[name]
+        pairs, p, c, means, series = _scan(arrays[name], space_by_var[name], len(sample_dims),
+                                           spinup_by_var[name], ds.sizes[t], controls_ids,
+                                           competitor_ids, statistic, scheduler, chunk_points,
+                                           with_status=True, normalise=normalise, time_dim=t)
         scans[name] = pairs, means, series
         p, c = p.any(space_by_var[name]), c.all(space_by_var[name])
         present = p if present is None else present | p
@@ -460,9 +501,14 @@ def evaluate(
 
         if window_lengths:
             per_window = []
+            t, start = time_by_var[name], spinup_by_var[name]
             for length in window_lengths:
-                wp = _scan(da, space, len(sample_dims), spinup, spinup + length, controls_ids,
-                           competitor_ids, statistic, scheduler, chunk_points, with_status=False)
+                stop = _own_count(ds, t, spinup + length)
+                if stop <= start:       # the window ends before this variable's first sample
+                    per_window.append(xr.full_like(w1_global, np.nan))
+                    continue
+                wp = _scan(da, space, len(sample_dims), start, stop, controls_ids, competitor_ids,
+                           statistic, scheduler, chunk_points, with_status=False, time_dim=t)
                 per_window.append(_setting_mean(glob(wp.mean("control_member")), usable, valid_setting))
             wt = xr.concat(per_window, dim="window")
             put("w1_global_t", wt, f"global mean {stat_name} of {label} over the window [0, t]")

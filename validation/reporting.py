@@ -113,11 +113,16 @@ def _start_time(results: xr.Dataset) -> xr.DataArray | None:
 
 def _timeseries_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
     key = f"global_mean_t_{var}"
-    if key not in results or results.sizes.get("time", 0) < 2:
+    if key not in results:
         return []
     series, controls = results[key], results.get(f"global_mean_t_control_{var}")
-    time = results["time"]
-    t, label = _elapsed(time.values, time.values[0], time.attrs.get("units", ""))
+    tdim = next((d for d in series.dims if str(d).startswith("time")), None)
+    if tdim is None or results.sizes.get(tdim, 0) < 2:
+        return []
+    time = results[tdim]        # time, or time_1d for a variable averaged over longer intervals
+    start = _start_time(results)
+    origin = start.values[()] if start is not None else time.values[0]
+    t, label = _elapsed(time.values, origin, time.attrs.get("units", ""))
     modes = _modes(results)
     settings = [(int(s), str(m)) for s in results["sbits"].values for m in modes
                 if (int(s), str(m)) != (CONTROL_SBITS, CONTROL_MODE)

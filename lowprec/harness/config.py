@@ -34,10 +34,15 @@ Keys (absent keys take the default shown; ``—`` means required)::
     [run] spinup                     duration  "0 steps"   model time discarded before output
     [run] member                     int       0           ensemble member, >= 0
     [run] variables                  [str]     all         subset of the model's OUTPUTS
+    [run.intervals] NAME             duration  model's     output interval of variable NAME, a
+                                               default     whole multiple of output_interval;
+                                               or output_  longer ones are means (see below)
+                                               interval
     [run] output                     str       absent      netCDF path to write
     [run] checkpoint_interval        duration  absent      model time between checkpoints (output
                                                            so far + restart); absent: every 10
-                                                           minutes of wall time
+                                                           minutes of wall time; either way at
+                                                           an output completing every mean
     [run] restart_from               str       absent      restart file to continue from
     [sweep]                          table     absent      passed through to lowprec.sweep
 
@@ -54,6 +59,17 @@ How durations become steps (:func:`lowprec.harness.run.schedule`): ``output_inte
 moves them by more than 1 %; ``length`` must be a whole number of output intervals (the run
 writes ``length / output_interval`` outputs). The time coordinate holds the model time actually
 reached.
+
+Per-variable intervals (``[run.intervals]``, e.g. ``kinetic_energy = "1 day"``): a variable
+with an interval of ``r`` output intervals (``r`` from the durations as written: "1 day" over
+"6 hours" is 4, and the mean spans 4 rounded output intervals when 6 hours is not a whole number
+of steps) is written every
+``r`` outputs as the mean of the ``r`` snapshots at the output interval ending there
+(``cell_methods`` "time_1d: mean"), on its own time dimension named after it (``time_1d``,
+``time_12h``, ``time_10steps``...) with CF ``bounds``. ``r`` must be whole and ``length`` a whole
+number of the interval (ConfigError otherwise). A variable not listed uses the model's default
+(``Output.interval``; shallow water: energies and enstrophy daily) when that is a whole multiple
+of ``output_interval`` dividing ``length``, else ``output_interval``.
 
 Seeds (:func:`member_seed`, :func:`rounding_seed`): member ``m`` of an experiment with seed ``k``
 starts from ``model.initial_state(member_seed)`` with ``member_seed`` a hash of ``(k, m)``, the
@@ -82,7 +98,7 @@ FLOAT64_SBITS = 52
 TOP_KEYS = ("model", "params", "precision", "run", "sweep")
 PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "components")
 COMPONENT_KEYS = ("sbits", "ebits", "subnormals", "mode")
-RUN_KEYS = ("length", "output_interval", "spinup", "member", "variables", "output",
+RUN_KEYS = ("length", "output_interval", "spinup", "member", "variables", "intervals", "output",
             "checkpoint_interval", "restart_from")
 
 DAY = 86400.0                      # s
@@ -192,6 +208,7 @@ class RunSettings:
     spinup: str = "0 steps"
     member: int = 0
     variables: tuple[str, ...] | None = None
+    intervals: dict[str, str] | None = None     # variable name -> duration ([run.intervals])
     output: str | None = None
     checkpoint_interval: str | None = None
     restart_from: str | None = None
@@ -546,11 +563,58 @@ def _validate_run(t: dict, cls: type, where: str) -> RunSettings:
                 raise _err(where, "run.variables", v, f"model {cls.name!r} has no output {v!r}; "
                            f"its outputs are: {', '.join(names)}.")
         variables = tuple(dict.fromkeys(variables))
+    intervals = _validate_intervals(t.get("intervals"), t["output_interval"], cls, where)
     for key in ("output", "restart_from"):
         if t.get(key) is not None and not isinstance(t[key], (str, Path)):
             raise _err(where, f"run.{key}", t[key], "must be a file path (a string).")
     return RunSettings(length=t["length"], output_interval=t["output_interval"], spinup=spinup,
-                       member=int(member), variables=variables,
+                       member=int(member), variables=variables, intervals=intervals,
                        output=None if t.get("output") is None else str(t["output"]),
                        checkpoint_interval=checkpoint,
                        restart_from=None if t.get("restart_from") is None else str(t["restart_from"]))
+
+
+def interval_ratio(interval: Duration, base: Duration, dt: float | None = None) -> float | None:
+    """How many ``base`` durations make ``interval``, from the durations as written.
+
+    Same kinds compare directly ("1 day" / "6 hours" = 4); steps against physical time need the
+    time step ``dt`` (None when it is not known yet).
+    """
+    if interval.kind == base.kind:
+        return interval.amount / base.amount
+    if dt is None:
+        return None
+    return interval.in_steps(dt) / base.in_steps(dt)
+
+
+def whole_ratio(ratio: float) -> int | None:
+    """``ratio`` as a whole number >= 1, or None when it is not one (to 1e-6)."""
+    n = round(ratio)
+    return n if n >= 1 and abs(ratio - n) <= 1e-6 * n else None
+
+
+def _validate_intervals(value: Any, base_text: str, cls: type, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    names = [o.name for o in cls.OUTPUTS]
+    if not isinstance(value, Mapping):
+        raise _err(where, "run.intervals", value, "must be a table [run.intervals] of output name "
+                   f"= duration, e.g. {names[-1]} = \"1 day\"; outputs: {', '.join(names)}.")
+    tu = getattr(cls, "time_units", None)
+    base = parse_duration(base_text, "run.output_interval", where, time_units=tu)
+    out: dict[str, str] = {}
+    for name, text in value.items():
+        key = f"run.intervals.{name}"
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise _err(where, key, text, f"model {cls.name!r} has no output {name!r}; its outputs "
+                       f"are: {', '.join(names)}.{hint}")
+        d = parse_duration(text, key, where, time_units=tu)
+        ratio = interval_ratio(d, base)
+        if ratio is not None and whole_ratio(ratio) is None:
+            raise _err(where, key, text, f"must be a whole multiple of run.output_interval = "
+                       f"{base_text!r} (it is {ratio:.6g} of them); e.g. "
+                       f"{max(1, round(ratio))} x {base_text}.")
+        out[str(name)] = text
+    return out

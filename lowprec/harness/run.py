@@ -6,7 +6,15 @@ Timeline of a run (``S`` spin-up steps, ``I`` steps per output interval, ``N`` o
 
 The time coordinate is model time since the initial state, spin-up included: the first output
 of a run with spin-up "10 days" and interval "1 day" is at day 11. Outputs are instantaneous
-snapshots (``cell_methods = "time: point"``). Physical models use a ``365_day`` calendar
+snapshots (``cell_methods = "time: point"``), except variables with a longer interval of ``r``
+output intervals (``[run.intervals]``, or the model's ``Output.interval``; see
+lowprec.harness.config): those are means of the ``r`` snapshots ending at each ``r``-th output,
+summed in float64 in time order and divided by ``r`` (``cell_methods`` "time_1d: mean
+(interval: <output interval> s)"). Means, not subsampled snapshots: a daily energy should say what the day
+was, and it costs one float64 array per variable. Each such variable has its own time dimension
+named after its interval (``time_1d``) whose value is the end of the averaging interval (as the
+snapshot times are the state reached), with CF bounds ``time_1d_bounds`` (start, end). The base
+dimension is always ``time``. Physical models use a ``365_day`` calendar
 starting 0001-01-01 (1 year = 365 days); dimensionless models (Lorenz-63) a plain "model time"
 coordinate with units "1".
 
@@ -14,7 +22,8 @@ Nothing is lost (STYLE §16):
 
 - Writes are atomic; an existing output is never replaced unless ``overwrite=True``.
 - Checkpoints: every ``run.checkpoint_interval`` of model time (else every 10 minutes of wall
-  time), and when the run is interrupted by an exception (Ctrl-C included), the output so far
+  time), moved to the next output that completes every variable's averaging interval (so a
+  checkpoint never holds a partial mean), and when the run is interrupted by an exception (Ctrl-C included), the output so far
   (``lowprec_status = "running"``) and a restart file (``<output>.restart.nc``) are written; a
   killed run continues with ``resume=True`` (CLI ``--resume``), bit-identical to an
   uninterrupted run, stochastic rounding included.
@@ -40,9 +49,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import time as _time
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -50,8 +60,9 @@ import numpy as np
 import xarray as xr
 
 from lowprec.errors import ConfigError
-from lowprec.harness.config import (DAY, Experiment, load_config, make_emulator, make_model,
-                                    member_seed, parse_duration)
+from lowprec.harness.config import (DAY, Duration, Experiment, interval_ratio, load_config,
+                                    make_emulator, make_model, member_seed, parse_duration,
+                                    whole_ratio)
 from lowprec.harness.progress import Progress, ProgressInfo
 from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart, open_run,
                                    output_companions, read_restart, write_atomic, write_restart,
@@ -73,10 +84,17 @@ class Schedule:
     interval_steps: int
     n_outputs: int
     checkpoint_every: int | None    # outputs between checkpoints (None: by wall time)
+    ratios: dict[str, int] = field(default_factory=dict)    # variable -> outputs per mean (> 1)
+    time_dims: dict[str, str] = field(default_factory=dict)  # variable -> its time dimension
 
     @property
     def total_steps(self) -> int:
         return self.spinup_steps + self.interval_steps * self.n_outputs
+
+    @property
+    def aligned_every(self) -> int:
+        """Outputs between points where every mean is complete (checkpoints go only there)."""
+        return math.lcm(1, *self.ratios.values())
 
 
 def _whole_steps(value: str, key: str, dt: float, time_units: str, where: str,
@@ -97,8 +115,12 @@ def _whole_steps(value: str, key: str, dt: float, time_units: str, where: str,
     return n
 
 
-def schedule(exp: Experiment, dt: float, time_units: str) -> Schedule:
-    """Convert the run's durations to steps of ``dt`` (rules in lowprec.harness.config)."""
+def schedule(exp: Experiment, dt: float, time_units: str, outputs: Any = None) -> Schedule:
+    """Convert the run's durations to steps of ``dt`` (rules in lowprec.harness.config).
+
+    outputs: the model's OUTPUTS, to resolve per-variable intervals (None: all at the output
+    interval).
+    """
     where = exp.source or ""
     r = exp.run
     interval = _whole_steps(r.output_interval, "run.output_interval", dt, time_units, where)
@@ -116,7 +138,57 @@ def schedule(exp: Experiment, dt: float, time_units: str) -> Schedule:
     if r.checkpoint_interval is not None:
         c = _whole_steps(r.checkpoint_interval, "run.checkpoint_interval", dt, time_units, where)
         checkpoint = max(1, round(c / interval))
-    return Schedule(spinup, interval, n, checkpoint)
+    ratios, dims = _variable_intervals(exp, outputs, every, dt, n, time_units, where)
+    return Schedule(spinup, interval, n, checkpoint, ratios, dims)
+
+
+def _variable_intervals(exp: Experiment, outputs: Any, base: Duration, dt: float, n_outputs: int,
+                        time_units: str, where: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Outputs per mean and time dimension of each variable written less often than ``base``.
+
+    An interval in ``[run.intervals]`` must be a whole multiple of the output interval and divide
+    the run's length (ConfigError); a model's default (``Output.interval``) applies only when it
+    does both, else the variable is written at the output interval.
+    """
+    explicit = exp.run.intervals or {}
+    wanted = exp.run.variables
+    ratios: dict[str, int] = {}
+    dims: dict[str, str] = {}
+    prefix = f"{where}: " if where else ""
+    for out in outputs or ():
+        if wanted is not None and out.name not in wanted:
+            continue
+        text = explicit.get(out.name, out.interval)
+        if text is None:
+            continue
+        key = f"run.intervals.{out.name}" if out.name in explicit else f"{out.name}'s default interval"
+        d = parse_duration(text, key, where, time_units=time_units)
+        r = whole_ratio(interval_ratio(d, base, dt))
+        ok = r is not None and n_outputs % r == 0
+        if not ok and out.name in explicit:
+            if r is None:
+                raise ConfigError(f"{prefix}{key} = {text!r}: must be a whole multiple of "
+                                  f"run.output_interval = {base.text!r} (it is "
+                                  f"{interval_ratio(d, base, dt):.6g} of them).")
+            raise ConfigError(f"{prefix}{key} = {text!r}: run.length = {exp.run.length!r} must be "
+                              f"a whole number of this interval ({n_outputs} outputs of "
+                              f"{base.text!r} are {n_outputs / r:.6g} of them).")
+        if ok and r > 1:
+            ratios[out.name] = r
+            dims[out.name] = _time_dim_name(d, r * round(base.in_steps(dt)))
+    return ratios, dims
+
+
+def _time_dim_name(d: Duration, steps: int) -> str:
+    """``time_1d``, ``time_12h``, ``time_90min``, ``time_10steps``, ``time_0p5tu`` ..."""
+    if d.kind == "steps":
+        return f"time_{steps}steps"
+    if d.kind == "time units":
+        return f"time_{d.amount:g}tu".replace(".", "p")
+    for unit, seconds in (("d", DAY), ("h", 3600.0), ("min", 60.0), ("s", 1.0)):
+        if d.amount >= seconds and float(d.amount / seconds).is_integer():
+            return f"time_{int(d.amount / seconds)}{unit}"
+    return f"time_{d.amount:g}s".replace(".", "p")
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,11 +233,48 @@ def _time_values(steps: np.ndarray, dt: float, time_units: str) -> tuple[Any, di
                                       "dtype": "float64"}
 
 
+def _mean_time(model: Any, dim: str, output_steps: np.ndarray, r: int, interval: int,
+               n: int) -> dict[str, xr.Variable]:
+    """Coordinate ``dim`` (ends of the averaging intervals) and its CF bounds variable."""
+    ends = output_steps[r - 1::r][:n // r]
+    values, attrs, enc = _time_values(ends, model.dt, model.time_units)
+    bounds = np.stack([ends - r * interval, ends], axis=-1)
+    bvalues, _, benc = _time_values(bounds.reshape(-1), model.dt, model.time_units)
+    attrs = dict(attrs, long_name=f"{attrs['long_name']} at the end of each averaging interval",
+                 bounds=f"{dim}_bounds")
+    battrs = {"units": "1"} if model.time_units == "1" else {}
+    return {dim: xr.Variable((dim,), values, attrs, enc),
+            f"{dim}_bounds": xr.Variable((dim, "nv"), np.asarray(bvalues).reshape(-1, 2), battrs, benc)}
+
+
+def _mean_cell_methods(cm: str | None, model: Any, dim: str, interval: int) -> str:
+    """cell_methods of a time mean over ``dim`` of snapshots ``interval`` steps apart."""
+    every = f" (interval: {interval * model.dt:g} s)" if model.time_units == "s" else ""
+    method = f"{dim}: mean{every}"
+    if cm and "time: point" in cm:
+        return cm.replace("time: point", method)
+    return f"{cm} {method}" if cm else method
+
+
 def build_dataset(model: Any, exp: Experiment, output_steps: np.ndarray,
-                  buffers: Mapping[str, OutputBuffer], n: int, attrs: dict[str, Any]) -> xr.Dataset:
-    """The first ``n`` outputs as a CF-1.11 dataset with lowprec_* provenance attributes."""
+                  buffers: Mapping[str, OutputBuffer], n: int, attrs: dict[str, Any],
+                  sched: Schedule | None = None) -> xr.Dataset:
+    """The first ``n`` outputs as a CF-1.11 dataset with lowprec_* provenance attributes.
+
+    sched: gives the variables written as means over several outputs (their buffers hold
+    ``n // r`` values) and their time dimensions; None: every variable at every output.
+    """
+    ratios = sched.ratios if sched is not None else {}
+    time_dims = sched.time_dims if sched is not None else {}
     values, time_attrs, time_enc = _time_values(output_steps[:n], model.dt, model.time_units)
     coords: dict[str, Any] = {"time": xr.Variable(("time",), values, time_attrs, time_enc)}
+    mean_vars: dict[str, xr.Variable] = {}
+    for name in buffers:
+        dim = time_dims.get(name)
+        if dim is not None and dim not in coords:
+            c = _mean_time(model, dim, output_steps, ratios[name], sched.interval_steps, n)
+            coords[dim] = c[dim]
+            mean_vars[f"{dim}_bounds"] = c[f"{dim}_bounds"]
     for name, (dims, vals, cattrs) in model.coords().items():
         coords[name] = xr.Variable(dims, np.asarray(vals), dict(cattrs))
     p = exp.precision
@@ -180,9 +289,16 @@ def build_dataset(model: Any, exp: Experiment, output_steps: np.ndarray,
         out = outputs[name]
         vattrs = out.attrs()
         cm = vattrs.get("cell_methods")
+        if name in ratios:
+            vattrs["cell_methods"] = _mean_cell_methods(cm, model, time_dims[name],
+                                                        sched.interval_steps)
+            dims = tuple(time_dims[name] if d == "time" else d for d in out.dims)
+            data_vars[name] = xr.Variable(dims, buf.data[:n // ratios[name]], vattrs)
+            continue
         if cm is None or "time:" not in cm:
             vattrs["cell_methods"] = f"{cm} time: point" if cm else "time: point"
         data_vars[name] = xr.Variable(out.dims, buf.data[:n], vattrs)
+    data_vars.update(mean_vars)
     ds = xr.Dataset(data_vars, coords)
     ds.attrs = attrs
     return ds
@@ -305,7 +421,7 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
 
     emu = _arithmetic(exp)
     model = make_model(exp, emu)
-    sched = schedule(exp, model.dt, model.time_units)
+    sched = schedule(exp, model.dt, model.time_units, model.OUTPUTS)
     return _integrate(exp, model, emu, sched, out_path, resume_from, prior, restart_path, show)
 
 
@@ -376,12 +492,18 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
     names = list(exp.run.variables or [o.name for o in model.OUTPUTS])
     try_f32 = exp.precision.max_sbits <= 23
     buffers: dict[str, OutputBuffer] = {}
+    ratios = sched.ratios
+
+    def rows(name: str) -> int:
+        return n_out // ratios.get(name, 1)
+
     if prior is not None and k0 > 0:
         for name in names:
-            vals = prior[name].values[:k0]
-            buffers[name] = OutputBuffer(n_out, vals.shape[1:], try_f32)
-            for k in range(k0):
+            vals = prior[name].values[:k0 // ratios.get(name, 1)]
+            buffers[name] = OutputBuffer(rows(name), vals.shape[1:], try_f32)
+            for k in range(len(vals)):
                 buffers[name].put(k, vals[k])
+    sums: dict[str, np.ndarray] = {}    # running float64 sums of the means in progress
     attrs = _provenance(exp, "running", spinup_text, start_step, sched, model.dt,
                         tuple(getattr(model, "SAMPLE_DIMS", ())))
     if restart_path is not None:
@@ -401,7 +523,7 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
         if out_path is None:
             return
         a = dict(attrs, lowprec_status=status)
-        write_atomic(build_dataset(model, exp, output_steps, buffers, k_done, a), out_path)
+        write_atomic(build_dataset(model, exp, output_steps, buffers, k_done, a, sched), out_path)
         g_arrays, g_step, g_emu = good
         write_restart(Restart(g_arrays, g_step, k_done, g_emu, exp.model, exp.to_toml()),
                       output_companions(out_path)[0])
@@ -412,6 +534,7 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
     blowup_step: int | None = None
     k = k0
     good: tuple | None = None       # (state arrays, step, emulator state) at the last output
+    aligned: tuple[int, tuple] | None = None    # (k, good) where every mean was last complete
     saved_k = k0
     last_save = _time.monotonic()
     try:
@@ -444,20 +567,29 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
                     if name not in names:
                         continue
                     if name not in buffers:
-                        buffers[name] = OutputBuffer(n_out, np.shape(values), try_f32)
-                    buffers[name].put(k, values)
+                        buffers[name] = OutputBuffer(rows(name), np.shape(values), try_f32)
+                    r = ratios.get(name, 1)
+                    if r == 1:
+                        buffers[name].put(k, values)
+                        continue
+                    values = np.asarray(values, dtype=np.float64)
+                    sums[name] = values.copy() if k % r == 0 else sums[name] + values
+                    if (k + 1) % r == 0:
+                        buffers[name].put(k // r, sums.pop(name) / r)
                 k += 1
                 good = (arrays, step, emu_state)
+                if k % sched.aligned_every == 0:
+                    aligned = (k, good)
                 bar.update(step - run_start)
                 due = (k - saved_k >= sched.checkpoint_every if sched.checkpoint_every
                        else _time.monotonic() - last_save >= WALL_CHECKPOINT)
-                if due and k < n_out:
+                if due and k < n_out and k % sched.aligned_every == 0:
                     checkpoint(k, good)
                     saved_k, last_save = k, _time.monotonic()
     except BaseException:
-        if out_path is not None and good is not None and k > saved_k:
-            try:
-                checkpoint(k, good)         # keep what was computed; resume continues from here
+        if out_path is not None and aligned is not None and aligned[0] > saved_k:
+            try:                            # keep what was computed; resume continues from here
+                checkpoint(*aligned)        # (where no mean was partial)
             except Exception:               # noqa: BLE001 - the original error matters more
                 pass
         raise
@@ -471,7 +603,7 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
     if not buffers:                 # no output before a blow-up: empty variables of the right shape
         buffers = {name: OutputBuffer(0, np.shape(values), try_f32)
                    for name, values in model.diagnostics(state).items() if name in names}
-    ds = build_dataset(model, exp, output_steps, {n: buffers[n] for n in names}, k, attrs)
+    ds = build_dataset(model, exp, output_steps, {n: buffers[n] for n in names}, k, attrs, sched)
     if out_path is not None:
         own_restart = output_companions(out_path)[0]
         write_atomic(ds, out_path)

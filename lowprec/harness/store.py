@@ -5,7 +5,8 @@ A write goes to ``<path>.partial`` and is then renamed over ``path`` (``os.repla
 
 Encoding (:func:`cf_encoding`): data variables zlib level 1 with shuffle; coordinates without
 ``_FillValue``; time as "days since 0001-01-01 00:00:00" in the ``365_day`` calendar (physical
-models) or plain model time with units "1" (dimensionless models).
+models) or plain model time with units "1" (dimensionless models); the same for the time
+coordinates of variables written at longer intervals (``time_1d``) and their bounds.
 
 A restart file is netCDF too: every array of ``model.state_arrays`` as a float64 variable, and in
 its attributes the step index, the number of outputs written so far, the emulator's state (the
@@ -36,15 +37,16 @@ def output_companions(path: Path) -> tuple[Path, Path]:
 
 
 def cf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """netCDF encoding: zlib 1 + shuffle on data variables, no _FillValue on coordinates."""
+    """netCDF encoding: zlib 1 + shuffle on data variables, no _FillValue on coordinates or bounds."""
     encoding: dict[str, dict[str, Any]] = {}
+    bounds = {c.attrs["bounds"] for c in ds.coords.values() if "bounds" in c.attrs}
     for name, var in ds.variables.items():
         enc: dict[str, Any] = {}
-        if name in ds.coords:
+        if name in ds.coords or name in bounds:
             enc["_FillValue"] = None
         elif var.dtype.kind == "f":
             enc.update(zlib=True, complevel=1, shuffle=True, _FillValue=None)
-        if name == "time" and var.dtype.kind == "O":
+        if str(name).startswith("time") and var.dtype.kind == "O":   # time, time_1d, bounds
             enc.update(units=var.encoding.get("units", TIME_UNITS),
                        calendar=var.encoding.get("calendar", CALENDAR), dtype="float64")
         encoding[str(name)] = enc

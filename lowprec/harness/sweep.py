@@ -630,7 +630,9 @@ def _open_manifest(outdir: Path, exp: Any, spec: SweepSpec, keys: list[RunKey]) 
 def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
     """One Dataset of a whole sweep: dims (sbits, mode, member, time, <model dims>).
 
-    Runs are aligned along time by output number; the time coordinate is that of the longest
+    Variables written at a longer interval keep their own time dimension (``time_1d``, with its
+    bounds ``time_1d_bounds`` as a coordinate). Runs are aligned along every time dimension by
+    output number; the time coordinate is that of the longest
     run (with ``[sweep] restarts`` members start at different dates, and the coordinate is one
     of them). NaN where a (sbits, mode, member) was not run (or failed); runs stored as float32 are
     promoted to float64 (exactly). Lazy: each run file is read by dask when computed.
@@ -683,7 +685,8 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
         if name in template.dims:
             raise ValueError(f"run files have a dimension named {name!r}, which a sweep uses; "
                              "rename the model's dimension")
-    time_coord = template["time"] if "time" in template.variables else None
+    time_dims = [d for d in template.dims if str(d).startswith("time")]
+    time_coords = {d: template[d] for d in time_dims if d in template.variables}
 
     def run_array(k: tuple[int, str, int], name: str) -> Any:
         var = template[name]
@@ -691,10 +694,11 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
         if ds is None:
             return da.full(var.shape, np.nan, dtype=np.float64, chunks=var.shape)
         data = ds[name].transpose(*var.dims).data.astype(np.float64)
-        if "time" in var.dims and data.shape != var.shape:
+        time_dim = next((d for d in var.dims if d in time_dims), None)
+        if time_dim is not None and data.shape != var.shape:
             # a shorter (blown-up) run: NaN after its last output. Aligned by output number, not
             # by date: members started from different restarts have different dates.
-            axis = var.dims.index("time")
+            axis = var.dims.index(time_dim)
             if data.shape[axis] == 0:
                 return da.full(var.shape, np.nan, dtype=np.float64, chunks=var.shape)
             pad = list(var.shape)
@@ -724,13 +728,16 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
         "long_name": "time step at which the state became non-finite (-1: none)"})
 
     coords = {name: c for name, c in template.coords.items() if name not in setting}
+    for c in time_coords.values():      # CF bounds of averaged time axes (cftime: not numbers)
+        if c.attrs.get("bounds") in template.data_vars:
+            coords[c.attrs["bounds"]] = template[c.attrs["bounds"]]
     coords.update(
         sbits=("sbits", np.array(sbits, dtype=np.int64), {"long_name": "explicit significand bits"}),
         mode=("mode", np.array(modes, dtype=str), {"long_name": "rounding mode"}),
         member=("member", np.array(members, dtype=np.int64), {"long_name": "ensemble member"}))
     out = xr.Dataset(data_vars, coords=coords)
-    if time_coord is not None:
-        out = out.assign_coords(time=time_coord)
+    if time_coords:
+        out = out.assign_coords(time_coords)
 
     per_run = {"lowprec_sbits", "lowprec_ebits", "lowprec_mode", "lowprec_member", "lowprec_seed",
                "lowprec_status", "lowprec_blowup_step", "lowprec_config", "lowprec_subnormals"}
