@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
 import matplotlib
 
@@ -37,6 +38,15 @@ def _settings(results: xr.Dataset, var: str) -> list[tuple[int, str]]:
     return [(int(s), str(m)) for s in results["sbits"].values for m in results["mode"].values
             if (int(s), str(m)) != (CONTROL_SBITS, CONTROL_MODE)
             and np.isfinite(float(w.sel(sbits=s, mode=m)))]
+
+
+def _sbits_colours(sbits: Sequence[int]) -> dict[int, Any]:
+    """One colour per sbits value (viridis, fewest bits darkest), shared by the figures."""
+    low = sorted(set(sbits))
+    return {s: plt.cm.viridis(k / max(1, len(low) - 1)) for k, s in enumerate(low)}
+
+
+MODE_STYLE = {"nearest": "o-", "stochastic": "s--"}     # other modes: dotted
 
 
 def _global_fig(results: xr.Dataset, var: str) -> plt.Figure:
@@ -127,8 +137,7 @@ def _timeseries_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path
     settings = [(int(s), str(m)) for s in results["sbits"].values for m in modes
                 if (int(s), str(m)) != (CONTROL_SBITS, CONTROL_MODE)
                 and np.isfinite(series.sel(sbits=s, mode=m).values).any()]
-    low = sorted({s for s, _ in settings})
-    colours = {s: plt.cm.viridis(k / max(1, len(low) - 1)) for k, s in enumerate(low)}
+    colours = _sbits_colours([s for s, _ in settings])
     fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 4), squeeze=False, sharey=True)
     for ax, mode in zip(axes[0], modes):
         if controls is not None:
@@ -198,9 +207,11 @@ def _convergence_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Pat
         t, label = results["window"].values, "window length after spin-up [time steps]"
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(t, results[f"w1_global_t_null_{var}"].values, "k-", lw=2, label="null")
-    for s, m in _settings(results, var):
-        ax.plot(t, wt.sel(sbits=s, mode=m).values, "o-" if m == "nearest" else "s--",
-                label=f"{s} sbits {m}")
+    settings = _settings(results, var)
+    colours = _sbits_colours([s for s, _ in settings])
+    for s, m in settings:
+        ax.plot(t, wt.sel(sbits=s, mode=m).values, MODE_STYLE.get(m, "^:"), color=colours[s],
+                ms=3, label=f"{s} sbits {m}")
     ax.set_xlabel(label)
     ax.set_ylabel(f"global W [{wt.attrs.get('units', '')}]")
     ax.set_title(f"{var}: W(t) over growing windows")
@@ -219,8 +230,10 @@ def _profile_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5, 5))
     depth = w["depth"].values
     ax.plot(results[f"w1_null_{var}"].values, depth, "k-", lw=2, label="null")
-    for s, m in _settings(results, var):
-        ax.plot(w.sel(sbits=s, mode=m).values, depth, "o-" if m == "nearest" else "s--",
+    settings = _settings(results, var)
+    colours = _sbits_colours([s for s, _ in settings])
+    for s, m in settings:
+        ax.plot(w.sel(sbits=s, mode=m).values, depth, MODE_STYLE.get(m, "^:"), color=colours[s],
                 ms=3, label=f"{s} sbits {m}")
     ax.invert_yaxis()
     ax.set_xlabel(f"W [{w.attrs.get('units', '')}]")
