@@ -146,9 +146,14 @@ def describe(ds: Any, name: str) -> str:
         lines.append(f"  time       {t[0]} .. {t[-1]}"
                      f"{'  (' + ds['time'].attrs['units'] + ')' if 'units' in ds['time'].attrs else ''}")
     lines.append("  variables")
+    bounds = {ds[c].attrs.get("bounds") for c in ds.coords} | {
+        v.attrs.get("bounds") for v in ds.data_vars.values()}
+    width = max((len(str(v)) for v in ds.data_vars), default=12)
     for vname, var in ds.data_vars.items():
+        if vname in bounds:                 # CF cell bounds of a time axis: not an output
+            continue
         units = var.attrs.get("units", "?")
-        lines.append(f"    {vname:<12} ({', '.join(var.dims)})  {var.dtype}  [{units}]  "
+        lines.append(f"    {vname:<{width}} ({', '.join(var.dims)})  {var.dtype}  [{units}]  "
                      f"{var.attrs.get('long_name', '')}")
     return "\n".join(lines)
 
