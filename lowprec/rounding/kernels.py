@@ -14,6 +14,8 @@ readable definition and the choices at the edges of the range):
 NaN and ±inf are returned unchanged; signed zeros keep their sign. Values below 2**emin of a
 restricted (or flush-to-zero) format take the integer-significand path `_round_tiny`; results
 above max_finite of a restricted format are handled by `_overflow`.
+On arrays, `round_bits_into` rounds every element by the plain recipe in one SIMD pass and
+then sends only the few finite elements outside [2**emin, max_finite] through `round_scalar`.
 """
 from __future__ import annotations
 
@@ -153,17 +155,23 @@ def round_scalar(x, sbits, emin, emax, restricted, subnormals, mode, rbits):
     return _as_float(v)
 
 
-_BLOCK = 512      # elements per block: the fast pass and any fix-up share the cache
+_BLOCK = 4096     # elements per block: the fast pass and any fix-up share the cache
+_CHUNK = 64       # the fix-up looks for its elements this many at a time
 
 
 @njit(cache=True, inline="always")
-def _fast_block(u, v, lo, hi, mode, s, key, offset, min_bits, max_bits):
+def _fast_block(u, v, lo, hi, mode, s, key, offset, min_bits, max_bits, track):
     """Bits u[lo:hi] rounded by the plain recipe into v[lo:hi] (branch-free, so SIMD); u[0] has
     flat index `offset` for the random bits. (Unsigned loop indices: no negative-index
     wraparound check, which would stop vectorisation.)
 
-    Returns how many elements need the exact path (`round_scalar`): magnitudes below min_bits
-    (subnormal range of a restricted/flush-to-zero format) or results above max_bits (overflow).
+    Elements that need the exact path (`round_scalar`): finite magnitudes outside
+    [min_bits, max_bits], i.e. the subnormal range of a restricted/flush-to-zero format, or
+    above max_finite (which may overflow). They are left in v as their input bits, so that the
+    fix-up can find and round them even in place. Returns (how many, sum of their indices):
+    with one, the sum is its index. (A magnitude in the range rounds into it: min_bits and
+    max_bits are format values.) track: a literal, False where nothing needs the exact path,
+    so that the compiler drops the checks.
     """
     su = np.uint64(s)
     low = (_U1 << su) - _U1
@@ -171,24 +179,30 @@ def _fast_block(u, v, lo, hi, mode, s, key, offset, min_bits, max_bits):
     step = _U1 << su
     half_m1 = (step >> _U1) - _U1 if s > 0 else _U0
     rshift = np.uint64(64 - s) if s > 0 else np.uint64(63)
+    span = max_bits - min_bits       # one unsigned compare: a - min_bits wraps if a < min_bits
     nslow = 0
+    where = _U0
     if mode == 0:
         for i in range(np.uint64(lo), np.uint64(hi)):
             w = u[i]
             r = (w + half_m1 + ((w >> su) & _U1)) & keep
             a = w & _MAG
-            r = w if a >= _INF_BITS else r
-            nslow += (a < min_bits) | (((r & _MAG) > max_bits) & (a < _INF_BITS))
-            v[i] = r
+            special = a >= _INF_BITS
+            slow = track and ((a - min_bits) > span) & ~special
+            nslow += slow
+            where += i if slow else _U0
+            v[i] = w if special | slow else r
     elif mode == 1:
         for i in range(np.uint64(lo), np.uint64(hi)):
             w = u[i]
             rb = fmix64(key ^ ((offset + i) * GOLDEN))
             r = (w + (rb >> rshift)) & keep
             a = w & _MAG
-            r = w if a >= _INF_BITS else r
-            nslow += (a < min_bits) | (((r & _MAG) > max_bits) & (a < _INF_BITS))
-            v[i] = r
+            special = a >= _INF_BITS
+            slow = track and ((a - min_bits) > span) & ~special
+            nslow += slow
+            where += i if slow else _U0
+            v[i] = w if special | slow else r
     else:
         # 2 toward zero, 3 upward (away from zero if positive), 4 downward (if negative)
         away_if_neg = mode == 4
@@ -199,23 +213,43 @@ def _fast_block(u, v, lo, hi, mode, s, key, offset, min_bits, max_bits):
             away = away_any and ((w & low) != _U0) and (neg == away_if_neg)
             r = (w & keep) + (step if away else _U0)
             a = w & _MAG
-            r = w if a >= _INF_BITS else r
-            nslow += (a < min_bits) | (((r & _MAG) > max_bits) & (a < _INF_BITS))
-            v[i] = r
-    return nslow
+            special = a >= _INF_BITS
+            slow = track and ((a - min_bits) > span) & ~special
+            nslow += slow
+            where += i if slow else _U0
+            v[i] = w if special | slow else r
+    return nslow, where
 
 
 @njit(cache=True)
-def _fix_block(u, v, lo, hi, sbits, emin, emax, restricted, subnormals, mode, key, offset,
+def _fix_one(v, i, sbits, emin, emax, restricted, subnormals, mode, key, offset):
+    """v[i] (input bits left by `_fast_block`) rounded on the exact path."""
+    rb = fmix64(key ^ ((offset + i) * GOLDEN)) if mode == 1 else _U0
+    y = round_scalar(_as_float(v[i]), sbits, emin, emax, restricted, subnormals, mode, rb)
+    v[i] = np.float64(y).view(np.uint64)
+
+
+@njit(cache=True)
+def _fix_block(v, lo, hi, nslow, sbits, emin, emax, restricted, subnormals, mode, key, offset,
                min_bits, max_bits):
-    """The exact path for the elements of u[lo:hi] that `_fast_block` flagged."""
-    for i in range(np.uint64(lo), np.uint64(hi)):
-        a = u[i] & _MAG
-        if a < _INF_BITS and (a < min_bits or (v[i] & _MAG) > max_bits):
-            rb = fmix64(key ^ ((offset + i) * GOLDEN)) if mode == 1 else _U0
-            y = round_scalar(_as_float(u[i]), sbits, emin, emax, restricted, subnormals, mode,
-                             rb)
-            v[i] = np.float64(y).view(np.uint64)
+    """The exact path for the nslow elements of v[lo:hi] that `_fast_block` left unrounded:
+    counted _CHUNK at a time (SIMD), then looked for only in chunks that have some."""
+    span = max_bits - min_bits
+    left = nslow
+    c0 = lo
+    while c0 < hi and left > 0:
+        c1 = min(c0 + _CHUNK, hi)
+        count = 0
+        for i in range(np.uint64(c0), np.uint64(c1)):
+            a = v[i] & _MAG
+            count += ((a - min_bits) > span) & (a < _INF_BITS)
+        if count > 0:
+            for i in range(np.uint64(c0), np.uint64(c1)):
+                a = v[i] & _MAG
+                if (a - min_bits) > span and a < _INF_BITS:
+                    _fix_one(v, i, sbits, emin, emax, restricted, subnormals, mode, key, offset)
+            left -= count
+        c0 = c1
 
 
 @njit(cache=True)
@@ -241,27 +275,22 @@ def round_bits_into(u, v, sbits, emin, emax, restricted, subnormals, mode, key, 
     in_place = n > 0 and u.ctypes.data == v.ctypes.data
     if not (restricted or not subnormals):      # nothing to fix up: one pass, no blocks
         if in_place:    # one array: no aliasing for the compiler to guard, so this vectorises
-            _fast_block(u, u, 0, n, fast_mode, s, key, offset, min_bits, max_bits)
+            _fast_block(u, u, 0, n, fast_mode, s, key, offset, min_bits, max_bits, False)
         else:
-            _fast_block(u, v, 0, n, fast_mode, s, key, offset, min_bits, max_bits)
-        return
-    if in_place:
-        # in place: the exact path re-reads the input bits, so keep each block's originals
-        original = np.empty(min(n, _BLOCK), dtype=np.uint64)
-        for lo in range(0, n, _BLOCK):
-            hi = min(lo + _BLOCK, n)
-            m = hi - lo
-            original[:m] = u[lo:hi]
-            block = v[lo:hi]
-            if _fast_block(original, block, 0, m, fast_mode, s, key, offset + np.uint64(lo),
-                           min_bits, max_bits) > 0:
-                _fix_block(original, block, 0, m, sbits, emin, emax, restricted, subnormals,
-                           mode, key, offset + np.uint64(lo), min_bits, max_bits)
+            _fast_block(u, v, 0, n, fast_mode, s, key, offset, min_bits, max_bits, False)
         return
     for lo in range(0, n, _BLOCK):
         hi = min(lo + _BLOCK, n)
-        if _fast_block(u, v, lo, hi, fast_mode, s, key, offset, min_bits, max_bits) > 0:
-            _fix_block(u, v, lo, hi, sbits, emin, emax, restricted, subnormals, mode, key,
+        if in_place:
+            nslow, where = _fast_block(v, v, lo, hi, fast_mode, s, key, offset, min_bits,
+                                       max_bits, True)
+        else:
+            nslow, where = _fast_block(u, v, lo, hi, fast_mode, s, key, offset, min_bits,
+                                       max_bits, True)
+        if nslow == 1:                          # the usual case: its index is `where`
+            _fix_one(v, where, sbits, emin, emax, restricted, subnormals, mode, key, offset)
+        elif nslow > 1:
+            _fix_block(v, lo, hi, nslow, sbits, emin, emax, restricted, subnormals, mode, key,
                        offset, min_bits, max_bits)
 
 
