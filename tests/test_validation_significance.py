@@ -66,3 +66,140 @@ def test_fdr_matches_scipy_and_skips_nan():
     np.testing.assert_array_equal(got[:-1, 0], expected)
     with pytest.raises(ValidationInputError, match="alpha=1.5"):
         fdr_reject(p, 1.5)
+
+
+# ------------------------------------------------------------------ leave-one-out p-values
+
+import xarray as xr                                                     # noqa: E402
+from click.testing import CliRunner                                     # noqa: E402
+
+import validation                                                       # noqa: E402
+from validation.significance import (leave_one_out_min_pvalue, leave_one_out_pvalues,  # noqa: E402
+                                     null_pair_count)
+
+
+def tiny_ensemble(seed: int = 11) -> xr.Dataset:
+    """3 controls (members 0-2), 3 competitors (3-5); sbits 52 and 8; 3 × 2 points.
+
+    sbits 8 is shifted by 1 at the near-polar latitude only, so cos-weighted and plain global
+    means of the distances differ a lot.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 1, 6, 7, 3, 2))                 # sbits, mode, member, time, lat, lon
+    x[1, ..., 0, :] += 1.0
+    x[1, :, :3] = np.nan                                        # low precision runs no controls
+    ds = xr.Dataset({"T": (("sbits", "mode", "member", "time", "lat", "lon"), x, {"units": "K"})},
+                    coords={"sbits": [52, 8], "mode": ["nearest"], "member": list(range(6)),
+                            "time": np.arange(7.0), "lat": [-85.0, 0.0, 30.0], "lon": [0.0, 180.0]})
+    return ds.assign_attrs(lowprec_control_members=[0, 1, 2], lowprec_competitor_members=[3, 4, 5])
+
+
+def python_w1(a, b) -> float:
+    """W1 of two equal-length samples in pure Python: mean |a_(i) − b_(i)| of the order statistics."""
+    return sum(abs(u - v) for u, v in zip(sorted(a), sorted(b))) / len(a)
+
+
+def python_loo_p(statistic: float, null: list[float]) -> float:
+    return (1 + sum(d >= statistic for d in null)) / (1 + len(null))
+
+
+def test_leave_one_out_equals_a_pure_python_computation():
+    ds = tiny_ensemble()
+    res = validation.evaluate(ds, windows=[], pvalue_method="leave_one_out", alpha=0.1)
+    controls, members = [0, 1, 2], [3, 4, 5]
+    series = lambda s, k, i, j: [float(v) for v in ds["T"].values[[52, 8].index(s), 0, k, :, i, j]]
+    cos = [math.cos(math.radians(lat)) for lat in (-85.0, 0.0, 30.0)]
+    null_global, stat_global = {}, 0.0
+    for i in range(3):
+        for j in range(2):
+            null = [python_w1(series(52, c, i, j), series(52, k, i, j)) for c in controls for k in members]
+            null += [python_w1(series(52, c, i, j), series(52, d, i, j))
+                     for a, c in enumerate(controls) for d in controls[a + 1:]]
+            stat = sum(python_w1(series(52, c, i, j), series(8, k, i, j))
+                       for c in controls for k in members) / 9
+            assert len(null) == 12 == null_pair_count(3, 3)
+            assert float(res["pvalue_T"].sel(sbits=8, mode="nearest").isel(lat=i, lon=j)) == \
+                pytest.approx(python_loo_p(stat, null), rel=1e-12)
+            for n, d in enumerate(null):        # the global null: weighted mean of each pair over points
+                null_global[n] = null_global.get(n, 0.0) + cos[i] * d
+            stat_global += cos[i] * stat
+    total = 2 * sum(cos)
+    p_global = python_loo_p(stat_global / total, [v / total for v in null_global.values()])
+    assert float(res["pvalue_global_T"].sel(sbits=8, mode="nearest")) == pytest.approx(p_global, rel=1e-12)
+    assert np.isnan(res["pvalue_T"].sel(sbits=52, mode="nearest")).all()
+    assert res.attrs["lowprec_pvalue_method"] == "leave_one_out"
+    assert res["pvalue_T"].attrs["lowprec_null_pairs"] == 12
+
+
+def test_leave_one_out_function_extremes_and_nan():
+    null = np.arange(1.0, 36.0)                                   # 35 distances
+    assert leave_one_out_pvalues(99.0, null) == 1 / 36
+    assert leave_one_out_pvalues(0.0, null) == 1.0
+    assert leave_one_out_pvalues(35.0, null) == 2 / 36            # a tie counts as "at least"
+    assert np.isnan(leave_one_out_pvalues(np.nan, null))
+    assert np.isnan(leave_one_out_pvalues(1.0, np.r_[null[:-1], np.nan]))
+    assert leave_one_out_min_pvalue(5, 5) == 1 / 36 and null_pair_count(5, 5) == 35
+
+
+def shifted_sweep(shift: dict, seed: int = 1):
+    from test_validation_ensemble import sweep
+    grid = {"lat": np.linspace(-80.0, 80.0, 20), "lon": np.arange(20) * 18.0}     # 400 points
+    return sweep(grid, shift=shift, seed=seed)
+
+
+def test_leave_one_out_rejects_a_strong_shift_and_keeps_its_level_without_one():
+    # W1 between N(0, 1) samples of 120 is ~0.1 ± 0.03: a shift of 1 is far outside every
+    # double-vs-double distance; (10, stochastic) is the same climate as double precision.
+    res = validation.evaluate(shifted_sweep({(10, "nearest"): 1.0}), windows=[],
+                              pvalue_method="leave_one_out")
+    p = res["pvalue_T"].sel(sbits=10, mode="nearest").values
+    assert np.mean(p == 1 / 36) >= 0.99
+    assert res["reject_fdr_T"].sel(sbits=10, mode="nearest").values.mean() >= 0.99
+    assert float(res["pvalue_global_T"].sel(sbits=10, mode="nearest")) == 1 / 36
+    p0 = res["pvalue_T"].sel(sbits=10, mode="stochastic").values
+    assert p0.size == 400 and np.isfinite(p0).all()
+    # 400 independent points: at most 5 % (+ 4 standard errors) with p ≤ 0.05 if the test is valid.
+    assert np.mean(p0 <= 0.05) <= 0.05 + 4 * np.sqrt(0.05 * 0.95 / p0.size)
+    assert res["reject_fdr_T"].sel(sbits=10, mode="stochastic").values.mean() <= 0.05
+    assert float(res["pvalue_global_T"].sel(sbits=10, mode="stochastic")) > 0.05
+
+
+def test_leave_one_out_changes_only_the_p_values():
+    ds = shifted_sweep({(10, "nearest"): 0.2}, seed=2)
+    default = validation.evaluate(ds, windows=[2, 4])
+    perm = validation.evaluate(ds, windows=[2, 4], pvalue_method="permutation")
+    loo = validation.evaluate(ds, windows=[2, 4], pvalue_method="leave_one_out")
+    assert default.identical(perm) and default.attrs["lowprec_pvalue_method"] == "permutation"
+    for name in default.data_vars:
+        if not name.startswith(("pvalue", "reject_fdr")):
+            xr.testing.assert_identical(default[name], loo[name])
+    assert not np.array_equal(default["pvalue_T"], loo["pvalue_T"], equal_nan=True)
+
+
+def test_leave_one_out_refuses_too_few_pairs_and_unknown_methods():
+    ds = tiny_ensemble()                          # M = N = 3: 12 null distances, smallest p 1/13
+    with pytest.raises(ValidationInputError, match=r"n_null = 3·3 \+ 3·2/2 = 12.*1/13 = 0.0769 > 0.05"):
+        validation.evaluate(ds, windows=[], pvalue_method="leave_one_out")
+    assert "pvalue_T" not in validation.evaluate(ds, windows=[], pvalues=False,
+                                                 pvalue_method="leave_one_out")
+    with pytest.raises(ValidationInputError, match="pvalue_method='bootstrap'"):
+        validation.evaluate(ds, windows=[], pvalue_method="bootstrap")
+
+
+def test_cli_pvalues_option_writes_the_method(tmp_path, monkeypatch):
+    import lowprec.harness.sweep as sweep_module
+    from lowprec.harness.cli_sweep import validate
+    from test_validation_ensemble import GRID, sweep
+
+    ds = sweep(GRID, n_time=30, shift={(10, "nearest"): 1.0}).assign_attrs(lowprec_sample_dims="")
+    monkeypatch.setattr(sweep_module, "open_sweep", lambda path: ds)
+    expected = validation.evaluate(ds, windows=[], pvalue_method="leave_one_out")
+    for args, method in [([], "permutation"), (["--pvalues", "leave_one_out"], "leave_one_out")]:
+        result = CliRunner().invoke(validate, [str(tmp_path), "--windows", "0", *args])
+        assert result.exit_code == 0, result.output
+        with xr.open_dataset(tmp_path / "validation.nc") as v:
+            assert v.attrs["lowprec_pvalue_method"] == method
+            if method == "leave_one_out":
+                np.testing.assert_array_equal(v["pvalue_T"].values, expected["pvalue_T"].values)
+    result = CliRunner().invoke(validate, [str(tmp_path), "--pvalues", "bootstrap"])
+    assert result.exit_code != 0 and "bootstrap" in result.output

@@ -146,7 +146,8 @@ def _check_layout(ds: xr.Dataset, variables: Sequence[str], pool_dims: Sequence[
 
 def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sample_axes: int,
                 start: int, stop: int, control_rows: np.ndarray, competitor_rows: np.ndarray,
-                power: int, with_status: bool) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+                power: int, with_status: bool, control_pairs: bool = False
+                ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """The work on one block of points: x (S, O, K, time, *pool, *space_block).
 
     Copies the block once into (point, run, sample) order (it may be a view of the caller's
@@ -156,7 +157,9 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
     or, with `with_status`, ((pairs, present, complete, means), (weighted,)): present = some
     value is not NaN, complete = every value is finite, over all times; means over the samples
     (*space, S, O, K); weighted (S, O, K, time after spin-up) = Σ weights · (mean over the pool
-    dims), NaN propagating, over the block's points.
+    dims), NaN propagating, over the block's points. With `control_pairs` (and `with_status`),
+    per-point outputs end with the distance of every control to every control (*space, M, M),
+    for the leave-one-out null (validation.significance).
     """
     if not with_status:     # only the window is needed: copy only that
         x = x[(slice(None),) * 3 + (slice(start, stop),)]
@@ -176,10 +179,12 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
         series = samples.reshape(n_points, n_rows, stop - start, n_pool)
         weighted = np.einsum("p,prtq->rt", weights.reshape(n_points), series) / n_pool
     samples.sort(axis=-1)
-    pairs = sorted_pairs_kernel(samples, control_rows, competitor_rows, power)
-    pairs = pairs.reshape(lead + setting_shape[:2] + (-1, control_rows.size))
+    control_pairs = control_pairs and with_status
+    run_rows = np.concatenate([competitor_rows, control_rows]) if control_pairs else competitor_rows
+    all_pairs = sorted_pairs_kernel(samples, control_rows, run_rows, power)
     if power == 2:
-        pairs = np.sqrt(pairs)
+        all_pairs = np.sqrt(all_pairs)
+    pairs = all_pairs[:, :competitor_rows.size].reshape(lead + setting_shape[:2] + (-1, control_rows.size))
     if not with_status:
         return (pairs,), ()
     # Sorted rows: NaN sorts last and ±inf to the ends, so the first and last values tell.
@@ -192,6 +197,8 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
         complete &= np.isfinite(spun).all(axis=-1)
     means = samples.mean(axis=-1)
     per_point = (pairs,) + tuple(a.reshape(lead + setting_shape) for a in (present, complete, means))
+    if control_pairs:
+        per_point += (all_pairs[:, competitor_rows.size:].reshape(lead + (control_rows.size,) * 2),)
     return per_point, (weighted.reshape(setting_shape + (stop - start,)),)
 
 
@@ -251,11 +258,13 @@ def _blockwise(da: xr.DataArray, space_dims: Sequence[str], fn, scheduler: str,
 def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start: int, stop: int,
           controls_ids: list, competitor_ids: list, statistic: str, scheduler: str,
           chunk_points: int | None, with_status: bool, normalise: str = "weights",
-          time_dim: str = "time"):
+          time_dim: str = "time", control_pairs: bool = False):
     """_scan_block over every point of `da`, samples along `time_dim`; returns DataArrays.
 
     With `with_status`: [pairs, present, complete, means, global_series], the last the global
-    mean (validation.weighting) of each run at each time after spin-up, (sbits, mode, member, time).
+    mean (validation.weighting) of each run at each time after spin-up, (sbits, mode, member, time);
+    with `control_pairs` too, then control × control distances (*space, control_member,
+    other_control).
     """
     members = list(da["member"].values)
     n_modes, n_members = da.sizes["mode"], da.sizes["member"]
@@ -269,7 +278,7 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
     fn = functools.partial(_scan_block, n_space=len(space_dims), n_sample_axes=n_sample_axes,
                            start=start, stop=stop, control_rows=control_rows,
                            competitor_rows=competitor_rows, power=1 if statistic == "w1" else 2,
-                           with_status=with_status)
+                           with_status=with_status, control_pairs=control_pairs)
     da = da.transpose(*SETTING_DIMS, time_dim,
                       *[d for d in da.dims if d not in (*SETTING_DIMS, time_dim, *space_dims)],
                       *space_dims)
@@ -289,8 +298,13 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
     series = xr.DataArray(sums[0], dims=(*SETTING_DIMS, time_dim),
                           coords={"sbits": coords["sbits"], "mode": coords["mode"],
                                   "member": coords["member"], time_dim: da[time_dim][start:stop]})
-    return ([pairs] + [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:]]
-            + [series])
+    status = [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:4]]
+    result = [pairs, *status, series]
+    if control_pairs:
+        result.append(xr.DataArray(outputs[4], dims=(*space_dims, "control_member", "other_control"),
+                                   coords={**{k: v for k, v in coords.items() if k not in SETTING_DIMS},
+                                           "control_member": controls_ids, "other_control": controls_ids}))
+    return result
 
 
 def _setting_mean(member_values: xr.DataArray, usable: xr.DataArray, valid_setting: xr.DataArray) -> xr.DataArray:
@@ -308,6 +322,7 @@ def evaluate(
     statistic: str = "w1",
     normalise: str = "weights",
     pvalues: bool = True,
+    pvalue_method: str = "permutation",
     alpha: float = 0.05,
     min_members: int = 2,
     max_relabellings: int = 20_000,
@@ -332,7 +347,11 @@ def evaluate(
     statistic: "w1" (default) or "w2"; the output names keep the "w1_" prefix either way
         and say which in their long_name.
     normalise: "weights" (Σwx/Σw, default) or "count" (Σwx/N, as Kimpson et al.'s code).
-    pvalues: compute the permutation p-values and the Benjamini–Hochberg map at level `alpha`.
+    pvalues: compute the p-values and the Benjamini–Hochberg map at level `alpha`.
+    pvalue_method: "permutation" (default; exact over the C(2N, N) relabellings of setting and
+        null runs) or "leave_one_out" (the setting's mean pair distance against the M·N + M(M−1)/2
+        double-vs-double pair distances, p = (1 + #{null ≥ it}) / (1 + n_null); conservative,
+        smallest p 1/36 for M = N = 5). See validation.significance.
     min_members: fewest controls and null members accepted (a setting with fewer usable
         members gets NaN).
     scheduler: dask scheduler for the per-point work ("threads": the sort releases the GIL).
@@ -343,11 +362,11 @@ def evaluate(
       w1_v(sbits, mode, space)           mean distance over control × competitor pairs
       w1_null_v(space)                   the same for the double-precision competitors
       w1_excess_v, w1_ratio_v (1)        w1_v − w1_null_v, w1_v / w1_null_v
-      pvalue_v (1), reject_fdr_v (bool)  permutation p-value per point (validation.significance:
-                                         exact over the C(2N, N) relabellings of setting and
-                                         null runs of the member statistic, mean distance to
-                                         the controls); BH at `alpha` over the points of each
-                                         setting. NaN/False for the null entry (52, nearest).
+      pvalue_v (1), reject_fdr_v (bool)  p-value per point by `pvalue_method`
+                                         (validation.significance); BH at `alpha` over the
+                                         points of each setting. NaN/False for the null entry
+                                         (52, nearest). The attribute lowprec_pvalue_method
+                                         names the method.
       w1_global_v(sbits, mode), w1_global_null_v, w1_global_excess_v, pvalue_global_v
       w1_global_member_v(sbits, mode, member)  each run's global distance to the controls
       w1_global_null_pairs_v(member, control_member)  the M × N null pair distances (the band)
@@ -363,13 +382,17 @@ def evaluate(
 
     Raises ValidationInputError for: no double-precision control; fewer than `min_members`
     controls or null members (present and finite); a blown-up control or null run; p-values
-    whose smallest attainable value exceeds `alpha`; a missing variable; different units or
-    grids between datasets.
+    whose smallest attainable value exceeds `alpha` (for "leave_one_out": 1/(1 + n_null)); an
+    unknown `pvalue_method`; a missing variable; different units or grids between datasets.
     """
     if not isinstance(ds, xr.Dataset):
         ds = combine(ds)
     if statistic not in ("w1", "w2"):
         raise ValidationInputError(f"statistic={statistic!r}: allowed are 'w1' and 'w2'")
+    if pvalue_method not in significance.PVALUE_METHODS:
+        raise ValidationInputError(f"pvalue_method={pvalue_method!r}: allowed are "
+                                   f"{', '.join(map(repr, significance.PVALUE_METHODS))}")
+    leave_one_out = pvalues and pvalue_method == "leave_one_out"
     if spinup < 0:
         raise ValidationInputError(f"spinup={spinup}: a number of time steps to discard, ≥ 0")
     if variables is None:
@@ -384,6 +407,8 @@ def evaluate(
     controls_ids = _members(ds, "lowprec_control_members")
     competitor_ids = _members(ds, "lowprec_competitor_members")
     _check_ensemble_sizes(controls_ids, competitor_ids, min_members)
+    if leave_one_out:
+        _check_leave_one_out_size(len(controls_ids), len(competitor_ids), alpha)
     if overlap := set(controls_ids) & set(competitor_ids):
         raise ValidationInputError(f"members {sorted(overlap)} are both control and competitor: "
                                    "the null needs competitors independent of the controls")
@@ -406,11 +431,11 @@ def evaluate(
     for name in variables:      # one pass over the data: status, sorted samples, pairs, means
         arrays[name] = ds[name]
         t = time_by_var[name]
-        pairs, p, c, means, series = _scan(arrays[name], space_by_var[name], len(sample_dims),
-                                           spinup_by_var[name], ds.sizes[t], controls_ids,
-                                           competitor_ids, statistic, scheduler, chunk_points,
-                                           with_status=True, normalise=normalise, time_dim=t)
-        scans[name] = pairs, means, series
+        pairs, p, c, means, series, *control_pairs = _scan(
+            arrays[name], space_by_var[name], len(sample_dims), spinup_by_var[name], ds.sizes[t],
+            controls_ids, competitor_ids, statistic, scheduler, chunk_points, with_status=True,
+            normalise=normalise, time_dim=t, control_pairs=leave_one_out)
+        scans[name] = pairs, means, series, (control_pairs[0] if control_pairs else None)
         p, c = p.any(space_by_var[name]), c.all(space_by_var[name])
         present = p if present is None else present | p
         complete = c if complete is None else complete & c
@@ -424,7 +449,7 @@ def evaluate(
     _check_double(present.sel(double), complete.sel(double), controls_ids, "control", min_members)
     _check_double(present.sel(double), complete.sel(double), competitor_ids, "null", min_members)
     n_null = len(competitor_ids)
-    if pvalues and significance.min_pvalue(n_null, n_null, max_relabellings) > alpha:
+    if pvalues and not leave_one_out and significance.min_pvalue(n_null, n_null, max_relabellings) > alpha:
         raise ValidationInputError(
             f"p-values at alpha={alpha} need more members: with N={n_null} competitors the "
             f"smallest possible p-value is {significance.min_pvalue(n_null, n_null, max_relabellings):.3g}. "
@@ -448,7 +473,7 @@ def evaluate(
         space = space_by_var[name]
         units = da.attrs.get("units", "1")
         label = da.attrs.get("long_name", name)
-        pairs, means, series = scans.pop(name)
+        pairs, means, series, control_pairs = scans.pop(name)
         member_stat = pairs.mean("control_member")
         w1 = _setting_mean(member_stat, usable, valid_setting)
         w1_null = w1.sel(double, drop=True)
@@ -474,7 +499,21 @@ def evaluate(
         put("w1_global_null_pairs", null_pairs.transpose("member", "control_member"),
             f"global mean {stat_name} of {label} for each control × null pair")
 
-        if pvalues:
+        if pvalues and leave_one_out:
+            null_distances = xr.apply_ufunc(
+                significance.leave_one_out_null, pairs.sel(double, drop=True), control_pairs,
+                input_core_dims=[["member", "control_member"], ["control_member", "other_control"]],
+                output_core_dims=[["null_pair"]])
+            p, reject = _loo_pvalues(w1, null_distances, space, alpha)
+            put("pvalue", p, f"one-sided leave-one-out p-value: {label} farther from the "
+                "controls than double-vs-double pairs are", "1",
+                lowprec_null_pairs=null_distances.sizes["null_pair"])
+            out[f"reject_fdr_{name}"] = reject.transpose("sbits", "mode", ...).assign_attrs(
+                long_name=f"Benjamini–Hochberg rejection at FDR {alpha} over the points", alpha=alpha)
+            pg, _ = _loo_pvalues(w1_global, glob(null_distances), [], alpha)
+            put("pvalue_global", pg, f"leave-one-out p-value of the global distance of {label}", "1",
+                lowprec_null_pairs=null_distances.sizes["null_pair"])
+        elif pvalues:
             p, reject = _pvalues(member_stat, usable, valid_setting, competitor_ids, space,
                                  alpha, max_relabellings, seed)
             put("pvalue", p, f"one-sided permutation p-value: {label} farther from the controls "
@@ -531,8 +570,9 @@ def evaluate(
         "lowprec_spinup_discarded": f"{spinup} time steps",
         "lowprec_pooled_dims": ", ".join(["time", *pool_dims]),
         "lowprec_weights": weighting.describe_weights(ds[variables[0]], any_space, normalise),
-        "lowprec_pvalue_method": "one-sided exact permutation test of the member statistic "
-                                 "(mean distance to the controls), setting vs null runs",
+        "lowprec_pvalue_method": pvalue_method if pvalues else "none",
+        "lowprec_pvalue_description": _PVALUE_DESCRIPTIONS[pvalue_method] if pvalues else
+                                      "no p-values (pvalues=False)",
         "lowprec_alpha": alpha,
         "lowprec_variables": ", ".join(variables),
     }
@@ -549,6 +589,28 @@ def _sample_dims(ds: xr.Dataset) -> tuple[str, ...]:
             f"the Dataset's attribute lowprec_sample_dims={value!r} names dims {missing} that it "
             f"does not have (dims {tuple(ds.dims)}); pass pool_dims explicitly (() for none)")
     return names
+
+
+_PVALUE_DESCRIPTIONS = {
+    "permutation": "one-sided exact permutation test of the member statistic (mean distance to "
+                   "the controls), setting vs null runs",
+    "leave_one_out": "one-sided leave-one-out empirical p-value: the setting's mean distance over "
+                     "its control x member pairs against every control x null and control x "
+                     "control (c != c') distance, p = (1 + #{null >= statistic}) / (1 + n_null)",
+}
+
+
+def _check_leave_one_out_size(n_controls: int, n_null: int, alpha: float) -> None:
+    """Refuse leave-one-out p-values that can never fall to `alpha`."""
+    n_pairs = significance.null_pair_count(n_controls, n_null)
+    smallest = significance.leave_one_out_min_pvalue(n_controls, n_null)
+    if smallest > alpha:
+        raise ValidationInputError(
+            f"leave-one-out p-values at alpha={alpha} need more members: M={n_controls} controls "
+            f"and N={n_null} null members give n_null = {n_controls}·{n_null} + "
+            f"{n_controls}·{n_controls - 1}/2 = {n_pairs} double-vs-double distances, so the "
+            f"smallest possible p-value is 1/{n_pairs + 1} = {smallest:.3g} > {alpha}. Use more "
+            "members (M = N = 4 gives 1/23), pvalue_method='permutation', or pvalues=False")
 
 
 def _check_ensemble_sizes(controls_ids: list, competitor_ids: list, min_members: int) -> None:
@@ -622,6 +684,27 @@ def _pvalues(member_stat: xr.DataArray, usable: xr.DataArray, valid_setting: xr.
             members = [k for k in competitor_ids if bool(usable.sel(sbits=s, mode=m, member=k))]
             values = member_stat.sel(sbits=s, mode=m, member=members).transpose(*space, "member").values
             ps = significance.permutation_pvalues(values, null, max_relabellings, seed)
+            p.loc[{"sbits": s, "mode": m}] = ps
+            reject.loc[{"sbits": s, "mode": m}] = significance.fdr_reject(ps, alpha)
+    return p, reject
+
+
+def _loo_pvalues(distance: xr.DataArray, null_distances: xr.DataArray, space: Sequence[str],
+                 alpha: float) -> tuple[xr.DataArray, xr.DataArray]:
+    """Leave-one-out p-values of each setting's mean pair distance, and BH rejections per setting.
+
+    distance (sbits, mode, *space): w1 (NaN for settings that cannot be scored);
+    null_distances (*space, null_pair). NaN/False for the null entry (52, nearest).
+    """
+    statistic = distance.transpose("sbits", "mode", *space)
+    null = null_distances.transpose(*space, "null_pair").values
+    p = xr.full_like(statistic, np.nan)
+    reject = xr.zeros_like(p, dtype=bool)
+    for s in statistic["sbits"].values:
+        for m in statistic["mode"].values:
+            if (s, m) == (CONTROL_SBITS, CONTROL_MODE):
+                continue
+            ps = significance.leave_one_out_pvalues(statistic.sel(sbits=s, mode=m).values, null)
             p.loc[{"sbits": s, "mode": m}] = ps
             reject.loc[{"sbits": s, "mode": m}] = significance.fdr_reject(ps, alpha)
     return p, reject

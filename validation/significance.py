@@ -11,6 +11,27 @@ double-vs-double pairs. When setting and null runs share initial conditions thei
 positively correlated and the test is conservative. The smallest attainable p-value is
 1/C(2N, N) (1/252 for N = 5); beyond `max_relabellings` a seeded random subset is used, with
 p = (1 + #{≥}) / (1 + B).
+
+Leave-one-out empirical p-values (`leave_one_out_pvalues`, evaluate(pvalue_method=
+"leave_one_out")), the test the spec names. At each point the null sample is the set of
+distances between double-precision runs: every control × null-member pair (M·N of them) and
+every unordered control × control pair c ≠ c' (M(M−1)/2), i.e. each double-precision run
+compared with a control it is not ("leave one out": a run is never compared with itself), so
+n_null = M·N + M(M−1)/2 (35 for M = N = 5). The statistic of a setting is its mean distance over
+its control × member pairs (the number w1_<var> reports), and
+
+    p = (1 + #{null distances ≥ statistic}) / (1 + n_null),
+
+ties (to 1e-12 relative) counting as "at least"; the smallest p is 1/(1 + n_null) (1/36 for
+M = N = 5). The global p-value is built the same way from global (area-weighted mean)
+distances. The test is valid and conservative: under the null each of the setting's pairs is
+distributed as a null pair, and their mean spreads less than a single pair does (it is smaller
+in convex order), so it exceeds a high null quantile less often than a single pair would;
+rejections under the null come out below alpha (the tests measure this). It is not exact (the
+statistic is not exchangeable with the null distances, which also share controls with one
+another), and it is less powerful than the permutation test: its smallest p-value is 1/36
+against 1/252 for M = N = 5, which matters for Benjamini–Hochberg over many points.
+The permutation test therefore stays the default.
 """
 from __future__ import annotations
 
@@ -22,7 +43,11 @@ import scipy.stats
 
 from lowprec.errors import ValidationInputError
 
-__all__ = ["relabellings", "min_pvalue", "permutation_pvalues", "fdr_reject"]
+__all__ = ["relabellings", "min_pvalue", "permutation_pvalues", "null_pair_count",
+           "leave_one_out_null", "leave_one_out_min_pvalue", "leave_one_out_pvalues",
+           "PVALUE_METHODS", "fdr_reject"]
+
+PVALUE_METHODS = ("permutation", "leave_one_out")
 
 
 def relabellings(n_setting: int, n_null: int, max_relabellings: int = 20_000,
@@ -72,6 +97,56 @@ def permutation_pvalues(setting: np.ndarray, null: np.ndarray, max_relabellings:
     at_least = np.sum(sums >= sums[..., :1] - tolerance, axis=-1)
     p = at_least / sums.shape[-1]           # exact: #/C(2N, N); sampled: (1 + #)/(1 + B)
     return np.where(np.isfinite(values).all(axis=-1), p, np.nan)
+
+
+def null_pair_count(n_controls: int, n_null: int) -> int:
+    """Distances in the leave-one-out null sample: M·N control × null + M(M−1)/2 control × control."""
+    return n_controls * n_null + n_controls * (n_controls - 1) // 2
+
+
+def leave_one_out_min_pvalue(n_controls: int, n_null: int) -> float:
+    """The smallest leave-one-out p-value, 1/(1 + n_null), with M controls and N null members."""
+    return 1.0 / (1 + null_pair_count(n_controls, n_null))
+
+
+def leave_one_out_null(control_null: np.ndarray, control_control: np.ndarray) -> np.ndarray:
+    """The leave-one-out null sample (module docstring) from the double-precision pair distances.
+
+    control_null (..., N, M): distance of null member j to control i at [..., j, i];
+    control_control (..., M, M): distance of control i to control k (symmetric; the diagonal,
+    a run compared with itself, is left out). Returns (..., M·N + M(M−1)/2): the control × null
+    distances, then the pairs i < k, in the units of the distances.
+    """
+    control_null = np.asarray(control_null, np.float64)
+    control_control = np.asarray(control_control, np.float64)
+    m = control_control.shape[-1]
+    if control_control.shape[-2] != m or control_null.shape[-1] != m:
+        raise ValueError(f"control_null {control_null.shape} and control_control "
+                         f"{control_control.shape}: expected (..., N, M) and (..., M, M)")
+    i, k = np.triu_indices(m, k=1)
+    lead = np.broadcast_shapes(control_null.shape[:-2], control_control.shape[:-2])
+    return np.concatenate([np.broadcast_to(control_null, lead + control_null.shape[-2:])
+                           .reshape(lead + (-1,)),
+                           np.broadcast_to(control_control[..., i, k], lead + (i.size,))], axis=-1)
+
+
+def leave_one_out_pvalues(statistic: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """(1 + #{null ≥ statistic}) / (1 + n_null) per point (module docstring).
+
+    statistic (...): the setting's mean distance over its control × member pairs; null
+    (..., n_null): the double-vs-double distances along the last axis (leave_one_out_null);
+    other axes broadcast. NaN in a point's statistic or null sample gives NaN.
+    """
+    statistic = np.asarray(statistic, np.float64)
+    null = np.asarray(null, np.float64)
+    if null.ndim == 0 or null.shape[-1] == 0:
+        raise ValidationInputError(f"a null sample of shape {null.shape}: leave-one-out p-values "
+                                   "need at least one double-vs-double distance per point")
+    observed = statistic[..., None]
+    at_least = np.sum(null >= observed - 1e-12 * np.abs(observed), axis=-1)
+    p = (1.0 + at_least) / (1.0 + null.shape[-1])
+    finite = np.isfinite(statistic) & np.isfinite(null).all(axis=-1)
+    return np.where(finite, p, np.nan)
 
 
 def fdr_reject(pvalues: np.ndarray, alpha: float = 0.05) -> np.ndarray:

@@ -129,12 +129,18 @@ def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
 @click.option("--windows", type=click.IntRange(min=0), default=None,
               help="Number of growing windows [0, t] for W(t) (default 4; 0: none).")
 @click.option("--alpha", type=float, default=None, help="False-discovery rate (default 0.05).")
-@click.option("--no-pvalues", is_flag=True, help="Skip the permutation p-values and FDR maps.")
+@click.option("--pvalues", "pvalue_method", type=click.Choice(["permutation", "leave_one_out"]),
+              default=None, help="p-values by an exact permutation test of setting vs null runs "
+                                 "(default), or leave-one-out against the double-vs-double pair "
+                                 "distances (needs M·N + M(M−1)/2 ≥ 1/alpha − 1 of them).")
+@click.option("--no-pvalues", is_flag=True, help="Skip the p-values and FDR maps.")
 def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
-             normalise: str | None, windows: int | None, alpha: float | None, no_pvalues: bool) -> None:
+             normalise: str | None, windows: int | None, alpha: float | None,
+             pvalue_method: str | None, no_pvalues: bool) -> None:
     """Compare every setting of SWEEP_DIR with the double-precision null; write validation.nc."""
     options = dict(spinup=spinup, statistic=statistic, normalise=normalise, windows=windows,
-                   alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None)
+                   alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None,
+                   pvalue_method=pvalue_method)
     try:
         path = run_validation(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:
