@@ -6,7 +6,7 @@ import pytest
 
 from lowprec.demo import DEMO_SBITS, EXPERIMENTS, demo_configs, rounding_table
 from lowprec.harness.config import load_config
-from lowprec.harness.sweep import parse_sweep
+from lowprec.harness.sweep import parse_sweep, preflight
 
 
 @pytest.mark.parametrize("name", ["lorenz63", "heat"])
@@ -36,3 +36,16 @@ def test_rounding_table_agrees_with_float32_and_float16_casts():
     assert float(rows[52][2]) == x
     for s, row in rows.items():                           # nearest is within half a spacing
         assert abs(float(row[2]) - x) <= float(row[1]) / 2
+
+
+@pytest.mark.parametrize("name", ["lorenz63", "heat", "shallow_water"])
+def test_packaged_sweep_experiments_pass_the_sweeps_pre_flight(name):
+    """Every run of a packaged sweep could start: the checks run() makes before its first step."""
+    exp = load_config(EXPERIMENTS / f"{name}_sweep.toml")
+    preflight(exp, parse_sweep(exp.sweep).runs(exp.model))
+
+
+def test_demo_configs_pass_the_sweeps_pre_flight():
+    for config in demo_configs().values():
+        exp = load_config(config)
+        preflight(exp, parse_sweep(exp.sweep).runs(exp.model))

@@ -22,6 +22,57 @@ def _fail(e: Exception) -> click.ClickException:
     return click.ClickException(str(e))
 
 
+# The validator's messages name its Python arguments; on the command line they are options.
+CLI_SPELLING = (("pvalues=False", "--no-pvalues"),
+                ("pvalue_method='permutation'", "--pvalues permutation"),
+                ("pvalue_method='leave_one_out'", "--pvalues leave_one_out"))
+
+
+def _fail_validation(e: Exception) -> click.ClickException:
+    text = str(e)
+    for python, option in CLI_SPELLING:
+        text = text.replace(python, option)
+    return click.ClickException(text)
+
+
+def validation_options(command):
+    """The options of `lowprec validate`, shared by `lowprec report`."""
+    options = [
+        click.option("--spinup", type=click.IntRange(min=0), default=None,
+                     help="Leading output times to discard, in outputs (default 0: the runs "
+                          "already discarded their [run] spinup)."),
+        click.option("--pool-dim", "pool_dims", multiple=True, metavar="DIM",
+                     help="Model dimension pooled with time into one sample (repeatable). "
+                          "Default: the dims the run files name in lowprec_sample_dims "
+                          "(Lorenz-63: particle), else none."),
+        click.option("--statistic", type=click.Choice(["w1", "w2"]), default=None,
+                     help="Wasserstein distance of order 1 (default) or 2."),
+        click.option("--normalise", type=click.Choice(["weights", "count"]), default=None,
+                     help="Global means divide by the sum of the weights (default) or by the "
+                          "number of points (as Kimpson et al.'s code)."),
+        click.option("--windows", type=click.IntRange(min=0), default=None,
+                     help="Number of growing windows [0, t] for W(t) (default 4; 0: none)."),
+        click.option("--alpha", type=float, default=None,
+                     help="False-discovery rate (default 0.05)."),
+        click.option("--pvalues", "pvalue_method",
+                     type=click.Choice(["permutation", "leave_one_out"]), default=None,
+                     help="p-values by an exact permutation test of setting vs null runs "
+                          "(default), or leave-one-out against the double-vs-double pair "
+                          "distances (needs M·N + M(M−1)/2 ≥ 1/alpha − 1 of them)."),
+        click.option("--no-pvalues", is_flag=True, help="Skip the p-values and FDR maps."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha, pvalue_method,
+                       no_pvalues) -> dict[str, object]:
+    return dict(spinup=spinup, statistic=statistic, normalise=normalise, windows=windows,
+                alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None,
+                pvalue_method=pvalue_method)
+
+
 @click.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
@@ -42,6 +93,11 @@ def sweep(config: Path, output: Path | None, scheduler: str | None, workers: int
 
     Finished runs in the output directory are skipped, so rerunning resumes a killed sweep.
     Exits with status 1 if any run failed (see DIR/sweep.json for the errors).
+
+    Every run's configuration is checked before anything is written or started (an error names
+    the run and the key). A directory holding run files of a different experiment is refused
+    (the message lists the keys that differ): use another --output, or delete the directory to
+    discard its runs. One whose sweep.json has no run files (every run failed) is taken over.
     """
     from lowprec.harness.sweep import sweep as run_sweep
     overrides = parse_sets(sets)
@@ -115,47 +171,38 @@ def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
 
 @click.command()
 @click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--spinup", type=click.IntRange(min=0), default=None,
-              help="Leading output times to discard, in outputs (default 0: the runs already "
-                   "discarded their [run] spinup).")
-@click.option("--pool-dim", "pool_dims", multiple=True, metavar="DIM",
-              help="Model dimension pooled with time into one sample (repeatable). Default: the "
-                   "dims the run files name in lowprec_sample_dims (Lorenz-63: particle), else none.")
-@click.option("--statistic", type=click.Choice(["w1", "w2"]), default=None,
-              help="Wasserstein distance of order 1 (default) or 2.")
-@click.option("--normalise", type=click.Choice(["weights", "count"]), default=None,
-              help="Global means divide by the sum of the weights (default) or by the number "
-                   "of points (as Kimpson et al.'s code).")
-@click.option("--windows", type=click.IntRange(min=0), default=None,
-              help="Number of growing windows [0, t] for W(t) (default 4; 0: none).")
-@click.option("--alpha", type=float, default=None, help="False-discovery rate (default 0.05).")
-@click.option("--pvalues", "pvalue_method", type=click.Choice(["permutation", "leave_one_out"]),
-              default=None, help="p-values by an exact permutation test of setting vs null runs "
-                                 "(default), or leave-one-out against the double-vs-double pair "
-                                 "distances (needs M·N + M(M−1)/2 ≥ 1/alpha − 1 of them).")
-@click.option("--no-pvalues", is_flag=True, help="Skip the p-values and FDR maps.")
+@validation_options
 def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
              normalise: str | None, windows: int | None, alpha: float | None,
              pvalue_method: str | None, no_pvalues: bool) -> None:
     """Compare every setting of SWEEP_DIR with the double-precision null; write validation.nc."""
-    options = dict(spinup=spinup, statistic=statistic, normalise=normalise, windows=windows,
-                   alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None,
-                   pvalue_method=pvalue_method)
+    options = _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha,
+                                 pvalue_method, no_pvalues)
     try:
         path = run_validation(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:
-        raise _fail(e) from e
+        raise _fail_validation(e) from e
     click.echo(str(path))
 
 
 @click.command()
 @click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(sweep_dir: Path) -> None:
-    """Figures (PNG) and a markdown table from SWEEP_DIR/validation.nc (validated first if absent)."""
+@validation_options
+def report(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
+           normalise: str | None, windows: int | None, alpha: float | None,
+           pvalue_method: str | None, no_pvalues: bool) -> None:
+    """Figures (PNG) and a markdown table from SWEEP_DIR/validation.nc.
+
+    Without validation.nc, SWEEP_DIR is validated first. The options are those of `lowprec
+    validate`; given any of them, SWEEP_DIR is validated again with them (replacing
+    validation.nc) before the report is made.
+    """
+    options = _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha,
+                                 pvalue_method, no_pvalues)
     try:
-        paths = make_report(sweep_dir)
+        paths = make_report(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:
-        raise _fail(e) from e
+        raise _fail_validation(e) from e
     for path in paths:
         click.echo(str(path))
 
@@ -201,14 +248,24 @@ def run_validation(sweep_dir: Path, **options: object) -> Path:
     return path
 
 
-def make_report(sweep_dir: Path) -> list[Path]:
-    """validation.report on SWEEP_DIR/validation.nc (made first if absent); the written paths."""
+def make_report(sweep_dir: Path, **options: object) -> list[Path]:
+    """validation.report on SWEEP_DIR/validation.nc; the written paths.
+
+    validation.nc is made first when absent, and made again when any validation ``options``
+    (run_validation's keywords) are given.
+    """
     import validation
     import xarray as xr
 
     path = Path(sweep_dir) / VALIDATION_FILE
-    if not path.exists():
-        print(f"{path} does not exist yet: validating first", file=sys.stderr)
+    given = {k: v for k, v in options.items() if v is not None}
+    if given:
+        print(f"validating {sweep_dir} with {', '.join(f'{k}={v!r}' for k, v in given.items())}",
+              file=sys.stderr)
+        run_validation(sweep_dir, **given)
+    elif not path.exists():
+        print(f"{path} does not exist yet: validating first (with the defaults of `lowprec "
+              "validate`)", file=sys.stderr)
         run_validation(sweep_dir)
     with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as results:
         paths = validation.report(results.load(), Path(sweep_dir) / REPORT_DIR)

@@ -306,13 +306,15 @@ def find_restarts(source: str | Path | Iterable[str | Path], *, model: str | Non
     With ``model`` / ``params``, each restart must have been written by that model with those
     parameters (ConfigError otherwise, naming the file and the differing parameters).
     """
-    prefix = f"{where}: " if where else ""
+    # ``where`` may already name the key ("exp.toml: [sweep] restarts"): say it once.
+    label = where if where.rstrip().endswith("restarts") else f"{where}: restarts" if where else "restarts"
+    prefix = f"{label}: "
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
             files = [p for p in sorted(path.glob("*.nc")) if _is_restart(p)]
             if not files:
-                raise ConfigError(f"{prefix}restarts = {str(source)!r}: no lowprec restart files in "
+                raise ConfigError(f"{label} = {str(source)!r}: no lowprec restart files in "
                                   "that directory; make them with `lowprec spinup CONFIG --output "
                                   f"{source}`.")
         else:
@@ -323,18 +325,18 @@ def find_restarts(source: str | Path | Iterable[str | Path], *, model: str | Non
     for f in files:
         attrs = _restart_attrs(f) if f.is_file() else None
         if attrs is None:
-            raise ConfigError(f"{prefix}restarts: {str(f)!r} is "
+            raise ConfigError(f"{prefix}{str(f)!r} is "
                               f"{'not a lowprec restart file' if f.is_file() else 'not a file'} "
                               "(give a directory written by `lowprec spinup`, or a list of "
                               "restart files).")
         if model is not None and attrs.get("lowprec_model") != model:
-            raise ConfigError(f"{prefix}restarts: {str(f)!r} was written by model "
+            raise ConfigError(f"{prefix}{str(f)!r} was written by model "
                               f"{attrs.get('lowprec_model')!r}, not {model!r}.")
         if params is not None:
             old = tomllib.loads(str(attrs.get("lowprec_config", ""))).get("params", {})
             if old != dict(params):
                 diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
-                raise ConfigError(f"{prefix}restarts: {str(f)!r} has other model parameters "
+                raise ConfigError(f"{prefix}{str(f)!r} has other model parameters "
                                   f"({', '.join(diff)}); spin up with this experiment's [params].")
         found.append((int(attrs["lowprec_restart_step"]), str(f), f))
     return [f for _, _, f in sorted(found)]

@@ -26,6 +26,12 @@ Layout of a sweep directory::
     sweep.toml    the resolved experiment
     runs/<model>_sb<sbits>_<mode>_m<member:03d>.nc    one CF netCDF file per run
 
+Before anything is written or a cluster started, every distinct run's configuration is checked
+as the run harness would (:func:`preflight`): a ConfigError names the run and the problem. A
+design too small to validate (fewer than 2 controls or members, or too few members for p-values)
+is run, with a warning on stderr. Paths handed to workers are absolute, so a relative output
+directory works with workers of a remote scheduler started elsewhere.
+
 A run is finished when its file exists with ``lowprec_status`` ``complete`` or ``blown_up``;
 finished runs are never recomputed, so a killed sweep, started again, resumes. A run that raised
 is recorded as ``failed`` with its error and is retried only when asked (``retry_failed``).
@@ -384,8 +390,84 @@ def experiment_for(exp: Any, key: RunKey, restarts: list[Path] | None = None) ->
         precision = _replace_fields(exp.precision, sbits=key.sbits, mode=key.mode)
     run = _replace_fields(exp.run, member=key.member)
     if restarts is not None:
-        run = _replace_fields(run, restart_from=str(restarts[key.member]))
+        run = _replace_fields(run, restart_from=os.path.abspath(restarts[key.member]))
+    elif getattr(run, "restart_from", None):
+        # absolute: a worker of a remote scheduler runs in another working directory
+        run = _replace_fields(run, restart_from=os.path.abspath(run.restart_from))
     return dataclasses.replace(exp, precision=precision, run=run, sweep=None)
+
+
+def preflight(exp: Any, keys: list[RunKey], restarts: list[Path] | None = None,
+              outdir: Path | None = None) -> None:
+    """Check every distinct run's configuration as the run harness would, without integrating.
+
+    For each (sbits, mode) of ``keys``: the run's experiment is validated again
+    (``load_config``), its arithmetic and model are built and its durations converted to steps
+    (``lowprec.harness.run.schedule``), the checks ``run`` does before its first step. With
+    ``outdir``, a run's output path must be a file or absent. ConfigError names the run and the
+    problem; nothing is written.
+    """
+    from lowprec.harness.config import load_config, make_emulator, make_model
+    from lowprec.harness.run import schedule
+    where = getattr(exp, "source", None)
+    prefix = f"{where}: " if where else ""
+    seen: set[tuple[int, str]] = set()
+    for key in keys:
+        if outdir is not None:
+            path = outdir / RUNS / key.filename
+            if path.exists() and not path.is_file():
+                what = "a directory" if path.is_dir() else "not a regular file"
+                raise ConfigError(f"{path} is {what}, where run {key.name} writes its output "
+                                  "file; move it away (or delete it) and start the sweep again.")
+        if (key.sbits, key.mode) in seen:
+            continue
+        seen.add((key.sbits, key.mode))
+        run_exp = experiment_for(exp, key, restarts)
+        try:
+            checked = load_config(run_exp)
+            emu = (None if checked.precision.is_float64 and checked.precision.policy == "fused"
+                   else make_emulator(checked))
+            model = make_model(checked, emu)
+            schedule(checked, model.dt, model.time_units, getattr(model, "OUTPUTS", None))
+        except Exception as e:              # noqa: BLE001 - every reason a run cannot start
+            text = str(e)
+            if where and text.startswith(prefix):
+                text = text[len(prefix):]
+            text = text.rstrip(". ")
+            if not isinstance(e, ConfigError):
+                text = f"{type(e).__name__}: {text}"
+            raise ConfigError(f"{prefix}run {key.name} (sbits {key.sbits}, mode {key.mode!r}) "
+                              f"cannot start: {text}. No run was started; fix the experiment "
+                              "(or the --set values) and start the sweep again.") from e
+
+
+def design_warnings(spec: SweepSpec, alpha: float = 0.05) -> list[str]:
+    """Why a sweep's runs could not be validated as they stand (empty: they can).
+
+    Validation needs at least 2 control and 2 competitor members and the double-precision
+    null; the permutation test's smallest p-value with N members is 1/C(2N, N), which must not
+    exceed ``alpha``.
+    """
+    import math
+    out = []
+    if spec.controls < 2:
+        out.append(f"[sweep] controls = {spec.controls}: `lowprec validate` needs at least 2 "
+                   "double-precision control members (the paper used 5); the runs are computed, "
+                   "but cannot be validated until controls >= 2 (finished runs are kept).")
+    if spec.members < 2:
+        out.append(f"[sweep] members = {spec.members}: `lowprec validate` needs at least 2 "
+                   "competitor members; the runs are computed, but cannot be validated until "
+                   "members >= 2 (finished runs are kept).")
+    smallest = 1 / math.comb(2 * spec.members, spec.members)
+    if spec.members >= 2 and smallest > alpha:
+        out.append(f"[sweep] members = {spec.members}: the permutation test's smallest p-value "
+                   f"is 1/C({2 * spec.members}, {spec.members}) = {smallest:.3g} > alpha = "
+                   f"{alpha}, so validation can give distances but no p-values (use members >= 3, "
+                   "or `lowprec validate --no-pvalues`).")
+    if not spec.null:
+        out.append("[sweep] null = false: no double-precision runs of the competitor members, "
+                   "so `lowprec validate` has no null to compare with.")
+    return out
 
 
 def _replace_fields(obj: Any, **changes: Any) -> Any:
@@ -402,6 +484,35 @@ def _empty_like(components: Any) -> Any:
 def _base_fingerprint(exp: Any) -> str:
     """The experiment minus its sweep design: runs of one sweep directory must share it."""
     return dataclasses.replace(exp, sweep=None).to_toml()
+
+
+def config_differences(old_toml: str, new_toml: str) -> list[str]:
+    """The dotted keys where two experiment TOML texts differ: "key: OLD there, NEW here"."""
+    import tomllib
+
+    def flat(text: str) -> dict[str, Any]:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return {"<text>": text}
+        out: dict[str, Any] = {}
+
+        def walk(d: Mapping, prefix: str) -> None:
+            for k, v in d.items():
+                if isinstance(v, Mapping) and v:
+                    walk(v, f"{prefix}{k}.")
+                else:
+                    out[f"{prefix}{k}"] = v
+        walk(data, "")
+        return out
+
+    old, new = flat(old_toml), flat(new_toml)
+    missing = object()
+
+    def show(v: Any) -> str:
+        return "(not set)" if v is missing else repr(v)
+    return [f"{k}: {show(old.get(k, missing))} there, {show(new.get(k, missing))} here"
+            for k in sorted(set(old) | set(new)) if old.get(k, missing) != new.get(k, missing)]
 
 
 def _sweep_section(exp: Any) -> Any:
@@ -525,13 +636,24 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
 
     Finished runs (file present with status complete or blown_up) are skipped. Returns a
     :class:`SweepResult`; failures are in it and in ``outdir/sweep.json``, never raised away.
+
+    Raises ConfigError, before writing anything, when a run's configuration cannot run (see
+    :func:`preflight`), and when ``outdir`` holds run files of another experiment (the message
+    lists the keys that differ). A ``sweep.json`` of another experiment without any run file
+    (e.g. every run failed) is started again for this one.
     """
     exp = _load_experiment(config, overrides)
     spec = parse_sweep(_sweep_section(exp), getattr(exp, "source", None))
     restarts = sweep_restarts(spec, exp)   # checked before anything is written
-    outdir = Path(outdir)
-    (outdir / RUNS).mkdir(parents=True, exist_ok=True)
+    shown = Path(outdir)
+    # Workers of a remote scheduler run in another working directory: every path they are
+    # handed (run outputs, restart files, [run] restart_from) is absolute.
+    outdir = Path(os.path.abspath(outdir))
     keys = spec.runs(exp.model)
+    preflight(exp, keys, restarts, outdir)  # every run's config, before a file or a cluster
+    for line in design_warnings(spec):     # even when quiet: a sweep nobody can validate
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+    (outdir / RUNS).mkdir(parents=True, exist_ok=True)
     with _sweep_lock(outdir):
         manifest = _open_manifest(outdir, exp, spec, keys)
         if restarts is not None:
@@ -552,9 +674,9 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
                 todo.append((key, experiment_for(exp, key, restarts), outdir / RUNS / key.filename))
         write_json_atomic(manifest, outdir / MANIFEST)
 
-        progress = _Progress(f"{exp.model} ({outdir})", len(keys), skipped, quiet)
+        progress = _Progress(f"{exp.model} ({shown})", len(keys), skipped, quiet)
         if not quiet and skipped:
-            print(f"sweep {exp.model} ({outdir}): {skipped - failed_before} of {len(keys)} runs "
+            print(f"sweep {exp.model} ({shown}): {skipped - failed_before} of {len(keys)} runs "
                   f"already finished, {failed_before} failed before (not retried without "
                   f"retry_failed); running {len(todo)}", file=sys.stderr, flush=True)
         last_write = time.monotonic()
@@ -587,7 +709,7 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
 
     runs = [dict(manifest["runs"][k.name], name=k.name) for k in keys]
     result = SweepResult(
-        outdir=outdir, total=len(keys), computed=progress.computed, skipped=skipped,
+        outdir=shown, total=len(keys), computed=progress.computed, skipped=skipped,
         failed=[r for r in runs if r["status"] == "failed"],
         blown_up=[r for r in runs if r["status"] == "blown_up"],
         pending=sum(r["status"] not in (*FINISHED, "failed") for r in runs))
@@ -605,13 +727,20 @@ def _open_manifest(outdir: Path, exp: Any, spec: SweepSpec, keys: list[RunKey]) 
         manifest = {"lowprec_version": __version__, "model": exp.model, "created": _now(),
                     "base_config": fingerprint, "runs": {}}
     elif manifest.get("base_config") != fingerprint:
-        old, new = manifest.get("base_config", "").splitlines(), fingerprint.splitlines()
-        pad = [""] * max(len(old), len(new))
-        diff = next((f"{a!r} there, {b!r} here" for a, b in zip(old + pad, new + pad) if a != b), "")
-        raise ConfigError(f"{outdir} holds a sweep of a different experiment (first difference: "
-                          f"{diff}); only the [sweep] section may change between runs of one sweep "
-                          "directory. Use another --output directory, or delete this one to start "
-                          "again.")
+        diffs = config_differences(manifest.get("base_config", ""), fingerprint)
+        run_files = sorted(p.name for p in (outdir / RUNS).glob("*.nc") if RUN_NAME.match(p.name))
+        if run_files:
+            raise ConfigError(
+                f"{outdir} holds a sweep of a different experiment ({'; '.join(diffs)}), with "
+                f"{len(run_files)} run file(s) in {outdir / RUNS}; only the [sweep] section may "
+                "change between runs of one sweep directory. Use another --output directory, "
+                "or, to discard those runs, delete the directory and start again.")
+        # No run ever wrote a file here (e.g. every run failed): nothing is lost by starting the
+        # manifest again with this experiment.
+        print(f"{outdir}: {MANIFEST} was of a different experiment ({'; '.join(diffs)}) with no "
+              "run files; starting it again with this experiment", file=sys.stderr, flush=True)
+        manifest = {"lowprec_version": __version__, "model": exp.model, "created": _now(),
+                    "base_config": fingerprint, "runs": {}}
     manifest["design"] = {**spec.to_dict(), "control_members": spec.control_members,
                           "competitor_members": spec.competitor_members}
     manifest["updated"] = _now()
@@ -641,6 +770,10 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
     (sbits, mode, member). Attributes ``lowprec_control_members`` and
     ``lowprec_competitor_members`` give the design; the common ``lowprec_*`` attributes of
     the run files (model, spin-up, ...) are kept.
+
+    ValidationInputError (lowprec.errors) when a run file does not belong with the others: another
+    model or ``[params]`` than ``sweep.json`` says, another (sbits, mode, member) than its name,
+    or other variables or units than the first file (see :func:`check_run_files`).
     """
     import dask.array as da
     import xarray as xr
@@ -662,16 +795,18 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
                                 "run `lowprec sweep CONFIG.toml --output DIR` first")
 
     opened: dict[tuple[int, str, int], xr.Dataset] = {}
-    for k, rec in entries.items():
+    files: dict[tuple[int, str, int], Path] = {}
+    for k, rec in sorted(entries.items()):
         file = outdir / rec.get("file", f"{RUNS}/none")
         status, step = run_file_status(file)
         if status in FINISHED:
-            opened[k] = xr.open_dataset(file, chunks={})
+            opened[k], files[k] = xr.open_dataset(file, chunks={}), file
             rec["status"], rec["blowup_step"] = status, step
         elif rec.get("status") in FINISHED:
             rec["status"] = "pending"       # manifest said finished but the file is gone
     if not opened:
         raise FileNotFoundError(f"{outdir}: no finished run files yet in {outdir / RUNS}")
+    check_run_files(outdir, manifest, opened, files)
 
     mode_order = list(dict.fromkeys([CONTROL_MODE, *manifest.get("design", {}).get("modes", []),
                                      *sorted({k[1] for k in entries})]))
@@ -758,6 +893,73 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
     out.attrs["lowprec_competitor_members"] = [int(m) for m in competitors]
     out.attrs["lowprec_sweep"] = str(outdir)
     return out
+
+
+def _file_params(ds: Any) -> dict | None:
+    import tomllib
+    try:
+        return tomllib.loads(str(ds.attrs.get("lowprec_config", ""))).get("params", {})
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def check_run_files(outdir: Path, manifest: Mapping, opened: Mapping[tuple[int, str, int], Any],
+                    files: Mapping[tuple[int, str, int], Path]) -> None:
+    """Refuse run files that do not belong to one sweep (ValidationInputError, naming the file).
+
+    Every file must have the model and ``[params]`` of the sweep (``sweep.json``; without
+    one, of the first file), the (sbits, mode, member) its name says, and the first file's
+    variables with their units. A run copied in from another experiment is caught here rather
+    than as a missing variable later.
+    """
+    from lowprec.errors import ValidationInputError
+    first = next(iter(opened))
+    ref_ds, ref_file = opened[first], files[first]
+    model, params, source = manifest.get("model"), None, f"{outdir / MANIFEST}"
+    if manifest.get("base_config"):
+        import tomllib
+        with contextlib.suppress(tomllib.TOMLDecodeError):
+            params = tomllib.loads(manifest["base_config"]).get("params", {})
+    if model is None:
+        model, source = ref_ds.attrs.get("lowprec_model"), f"{ref_file}"
+    if params is None:
+        params, params_source = _file_params(ref_ds), f"{ref_file}"
+    else:
+        params_source = source
+    units = {name: var.attrs.get("units") for name, var in ref_ds.data_vars.items()}
+    advice = (f"It does not belong to the sweep in {outdir}: move it out of {outdir / RUNS} "
+              "(or rerun that run with `lowprec sweep`)")
+    for k, ds in opened.items():
+        file, attrs = files[k], ds.attrs
+        problems = []
+        if attrs.get("lowprec_model") != model:
+            problems.append(f"model {attrs.get('lowprec_model')!r}, not {model!r} ({source})")
+        own = _file_params(ds)
+        if own != params:
+            if own is None or params is None:
+                problems.append(f"[params] unreadable (lowprec_config), compared with {params_source}")
+            else:
+                keys = sorted(p for p in set(own) | set(params) if own.get(p) != params.get(p))
+                problems.append("[params] differ from " + params_source + ": " + ", ".join(
+                    f"{p} = {own.get(p)!r} here, {params.get(p)!r} there" for p in keys))
+        said = {"lowprec_sbits": k[0], "lowprec_mode": k[1], "lowprec_member": k[2]}
+        for attr, expected in said.items():
+            value = attrs.get(attr)
+            if value is not None and str(value) != str(expected):
+                problems.append(f"{attr} = {str(value)!r}, but its name says {str(expected)!r}")
+        names = set(ds.data_vars)
+        if names != set(units):
+            extra, absent = sorted(names - set(units)), sorted(set(units) - names)
+            problems.append(f"variables differ from {ref_file.name}'s"
+                            + (f"; it lacks {absent}" if absent else "")
+                            + (f"; it has {extra} besides" if extra else ""))
+        else:
+            for name in sorted(names):
+                if ds[name].attrs.get("units") != units[name]:
+                    problems.append(f"{name!r} has units {ds[name].attrs.get('units')!r}, "
+                                    f"{ref_file.name} {units[name]!r}")
+        if problems:
+            raise ValidationInputError(f"{file}: " + "; ".join(problems) + f". {advice}.")
 
 
 def _same(a: Any, b: Any) -> bool:
