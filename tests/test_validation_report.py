@@ -16,13 +16,16 @@ def test_report_for_a_gridded_model(tmp_path):
     res = validation.evaluate(ds, windows=3)
     paths = validation.report(res, tmp_path / "out")
     names = sorted(p.name for p in paths)
-    assert names == ["global_T.png", "map_excess_T.png", "report.md", "timeseries_T.png", "wt_T.png"]
+    assert names == ["global_T.png", "map_excess_T.png", "map_time_mean_T.png", "report.md",
+                     "timeseries_T.png", "wt_T.png"]
     for p in paths[:-1]:
         assert p.read_bytes()[:8] == PNG
     table = (tmp_path / "out" / "report.md").read_text()
     w = float(res["w1_global_T"].sel(sbits=10, mode="nearest"))
-    assert f"| 10 | nearest | 5 | 0 | {w:.4g} |" in table
-    assert "| 10 | stochastic | 5 | 1 | NaN |" in table
+    assert f"| 10 | nearest | 5 | 0 | 0 | {w:.4g} |" in table
+    assert "| 10 | stochastic | 5 | 1 | 0 | NaN* |" in table
+    assert "NaN*: no distance for this setting — members blew up" in table
+    assert "- 10 sbits stochastic: member 6: blown up" in table
     assert "100.0%" in table                                        # all shifted points significant
 
 
@@ -30,7 +33,8 @@ def test_report_for_a_column_model_draws_the_profile(tmp_path):
     ds = sweep({"depth": xr.DataArray(np.linspace(0.0, 9.0, 5), dims="depth", attrs={"units": "m"})})
     res = validation.evaluate(ds, windows=[], pvalues=False)
     names = sorted(p.name for p in validation.report(res, tmp_path))
-    assert names == ["global_T.png", "profile_T.png", "report.md", "timeseries_T.png"]
+    assert names == ["final_profile_T.png", "global_T.png", "profile_T.png", "report.md",
+                     "timeseries_T.png"]
 
 
 def noleap_days(n: int) -> np.ndarray:
@@ -102,3 +106,80 @@ def test_global_figure_draws_double_precision_as_the_null_not_as_a_setting():
 
 
 CONTROL = 52
+
+
+def test_report_lists_failed_runs_and_says_why_a_setting_is_nan(tmp_path):
+    ds = sweep(GRID, n_time=40)
+    status = np.full((2, 2, 10), "complete", dtype=object)
+    status[0, 1, :5] = "absent"                       # (52, stochastic): no controls there
+    status[1, 0, 5:9] = "failed"                      # (10, nearest): one run left of five
+    ds["T"].loc[{"sbits": 10, "mode": "nearest", "member": [5, 6, 7, 8]}] = np.nan
+    ds["status"] = (("sbits", "mode", "member"), status.astype(str))
+    res = validation.evaluate(ds, windows=[], pvalues=False)
+    table = (tmp_path / "report.md")
+    validation.report(res, tmp_path)
+    text = table.read_text()
+    assert "| 10 | nearest | 1 | 0 | 4 | NaN* |" in text
+    assert "fewer than 2 complete runs" in text
+    assert ("- 10 sbits nearest: member 5: failed; member 6: failed; member 7: failed; "
+            "member 8: failed") in text
+
+
+def test_pooled_single_test_shows_yes_or_no_in_the_fdr_column(tmp_path):
+    ds = sweep({}, n_time=60, pool={"particle": np.arange(4)}, shift={(10, "nearest"): 1.0})
+    res = validation.evaluate(ds.assign_attrs(lowprec_sample_dims="particle"), windows=[])
+    assert bool(res["reject_fdr_T"].sel(sbits=10, mode="nearest"))
+    validation.report(res, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| 10 | nearest |"))
+    assert row.endswith("| yes |")
+    row = next(line for line in text.splitlines() if line.startswith("| 52 | nearest |"))
+    assert row.endswith("| – |")
+
+
+def test_final_profile_shows_the_state_of_each_setting_and_the_controls(tmp_path):
+    depth = xr.DataArray(np.linspace(0.0, 9.0, 5), dims="depth", attrs={"units": "m"})
+    ds = sweep({"depth": depth}, n_time=30, shift={(10, "nearest"): 2.0})
+    res = validation.evaluate(ds, windows=[], pvalues=False)
+    last = ds["T"].isel(time=-1)
+    np.testing.assert_allclose(res["final_mean_T"].sel(sbits=10, mode="nearest"),
+                               last.sel(sbits=10, mode="nearest", member=COMPETITORS).mean("member"))
+    np.testing.assert_allclose(res["final_mean_control_T"],
+                               last.sel(sbits=52, mode="nearest", member=CONTROLS_).mean("member"))
+    np.testing.assert_allclose(res["time_mean_T"].sel(sbits=10, mode="stochastic"),
+                               ds["T"].sel(sbits=10, mode="stochastic", member=COMPETITORS)
+                               .mean(["time", "member"]), rtol=1e-12)
+    from validation.reporting import _final_profile_figure
+    (path,) = _final_profile_figure(res, "T", tmp_path)
+    assert path.read_bytes()[:8] == PNG
+
+
+def test_no_float64_tick_in_a_panel_without_a_52_setting():
+    ds = sweep(GRID, n_time=30)
+    ds["T"].loc[{"sbits": 52, "mode": "stochastic"}] = np.nan          # not run
+    fig = _global_fig(validation.evaluate(ds, windows=[], pvalues=False), "T")
+    for ax in fig.axes:
+        assert all("float64" not in t.get_text() for t in ax.get_xticklabels()), ax.get_title()
+
+
+def test_pooled_global_mean_series_is_drawn_as_a_running_mean(tmp_path):
+    ds = sweep({}, n_time=1000, pool={"particle": np.arange(2)})
+    res = validation.evaluate(ds.assign_attrs(lowprec_sample_dims="particle"), windows=[], pvalues=False)
+    import matplotlib.pyplot as plt
+    from validation.reporting import _timeseries_figure
+    saved = []
+    original = plt.Figure.savefig
+    plt.Figure.savefig = lambda self, *a, **k: saved.append(self) or original(self, *a, **k)
+    try:
+        _timeseries_figure(res, "T", tmp_path)
+    finally:
+        plt.Figure.savefig = original
+    ax = saved[0].axes[0]
+    assert "running mean over 10 outputs" in ax.get_title()
+    null = res["global_mean_t_T"].sel(sbits=52, mode="nearest").values
+    line = next(l for l in ax.get_lines() if l.get_label().startswith("double precision: null"))
+    np.testing.assert_allclose(line.get_ydata(), np.convolve(null, np.full(10, 0.1), "valid"))
+    assert np.std(line.get_ydata()) < 0.5 * np.std(null)
+
+
+COMPETITORS, CONTROLS_ = [5, 6, 7, 8, 9], [0, 1, 2, 3, 4]

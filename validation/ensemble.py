@@ -484,7 +484,9 @@ def evaluate(
 
         def put(key, value, long_name, unit=units, **extra):
             lead = [d for d in (*SETTING_DIMS, "control_member", "window") if d in value.dims]
-            out[f"{key}_{name}"] = value.transpose(*lead, ...).assign_attrs(long_name=long_name, units=unit, **extra)
+            value = value.transpose(*lead, ...)
+            value.attrs = {}        # nothing inherited (e.g. the latitude's standard_name)
+            out[f"{key}_{name}"] = value.assign_attrs(long_name=long_name, units=unit, **extra)
 
         put("w1", w1, f"{stat_name} of {label} from the double-precision controls, mean over pairs")
         put("w1_null", w1_null, f"{stat_name} of {label}: double-precision competitors (the null)")
@@ -530,6 +532,24 @@ def evaluate(
         put("mean_bias", bias, f"global mean of (setting mean − control mean) of {label}")
         put("mean_bias_null", bias.sel(double, drop=True), f"mean_bias of {label}: the null")
 
+        # The state itself, small: member means of the last output and of the time mean after
+        # spin-up (the pooled dims averaged too), over the runs that did not blow up.
+        t = time_by_var[name]
+        last = da.isel({t: -1}, drop=True)
+        last = last.mean([d for d in pool_dims if d in last.dims]) if pool_dims else last
+        last = last.drop_vars([c for c in last.coords if c not in last.dims])
+        member_mean = lambda x: x.sel(member=competitor_ids).where(usable).mean("member").where(usable.any("member"))
+        control_mean = lambda x: x.sel(double, drop=True).sel(member=controls_ids).mean("member")
+        final_time = str(ds[t].values[-1])
+        put("final_mean", member_mean(last), f"{label} at the last output ({final_time}), mean over "
+            "the runs that did not blow up", lowprec_time=final_time)
+        put("final_mean_control", control_mean(last), f"{label} at the last output ({final_time}), "
+            "mean over the double-precision controls", lowprec_time=final_time)
+        put("time_mean", member_mean(means), f"time mean of {label} after spin-up, mean over the runs "
+            "that did not blow up")
+        put("time_mean_control", control_mean(means), f"time mean of {label} after spin-up, mean "
+            "over the double-precision controls")
+
         competitor_series = series.sel(member=competitor_ids).where(usable)
         put("global_mean_t", competitor_series.mean("member").where(usable.any("member")),
             f"global mean {label} after spin-up, mean over the runs that did not blow up",
@@ -553,21 +573,31 @@ def evaluate(
             put("w1_global_t", wt, f"global mean {stat_name} of {label} over the window [0, t]")
             put("w1_global_t_null", wt.sel(double, drop=True), f"w1_global_t of {label}: the null")
 
+    out["run_status"] = _run_status(ds, present, complete, competitor_ids)
     if window_lengths:
-        out = out.assign_coords(window=("window", window_lengths, {
-            "long_name": "window length after spin-up", "units": "time steps"}))
-        out = out.assign_coords(window_end=("window", ds["time"].values[spinup:][np.array(window_lengths) - 1],
-                                            {"long_name": "time at the end of the window"}))
+        out = out.assign_coords(window=("window", window_lengths))
+        out = out.assign_coords(window_end=("window", ds["time"].values[spinup:][np.array(window_lengths) - 1]))
     out = out.compute(scheduler=scheduler)
+    _describe_coordinates(out, ds)
     any_space = next((s for s in space_by_var.values() if s), [])
+    run_spinup = _run_spinup(ds)
     out.attrs = {
         "Conventions": "CF-1.11",
         "title": "lowprec validation: distances of low-precision runs from double-precision controls",
+        "source": "lowprec validation.evaluate",
+        "history": f"{_now()} validation.evaluate({statistic}, spinup={spinup}, pool_dims="
+                   f"{tuple(pool_dims)}, normalise={normalise!r}, pvalue_method="
+                   f"{pvalue_method if pvalues else None!r}) on {ds.attrs.get('lowprec_sweep', 'a sweep')}",
         "lowprec_statistic": statistic,
         "lowprec_control_members": list(controls_ids),
         "lowprec_competitor_members": list(competitor_ids),
         "lowprec_control": f"sbits {CONTROL_SBITS}, mode {CONTROL_MODE}",
-        "lowprec_spinup_discarded": f"{spinup} time steps",
+        "lowprec_run_spinup": run_spinup,
+        "lowprec_spinup_discarded_outputs": np.int64(spinup),
+        "lowprec_spinup_discarded": f"runs: {run_spinup} (integrated before their first output); "
+                                    f"validator: {spinup} further output steps of time",
+        "lowprec_time_alignment": _ALIGNMENT,
+        "lowprec_min_members": np.int64(min_members),
         "lowprec_pooled_dims": ", ".join(["time", *pool_dims]),
         "lowprec_weights": weighting.describe_weights(ds[variables[0]], any_space, normalise),
         "lowprec_pvalue_method": pvalue_method if pvalues else "none",
@@ -577,6 +607,112 @@ def evaluate(
         "lowprec_variables": ", ".join(variables),
     }
     return out
+
+
+_ALIGNMENT = ("runs are aligned by output number, not by date: index k of a time dimension is "
+              "output k of every run (after the discarded spin-up). The time values are those of "
+              "one run (open_sweep takes the longest run's); runs started from different restart "
+              "files have other dates at the same index")
+
+# run_status codes (CF flag_values / flag_meanings). "absent": not in the sweep's design;
+# "no_output": no status recorded (no open_sweep status variable) and no finite value.
+RUN_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "no_output")
+
+
+def _now() -> str:
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run_spinup(ds: xr.Dataset) -> str:
+    """The spin-up the runs did before their first output, from the sweep's common attributes.
+
+    open_sweep keeps an attribute only when every run has the same value: runs started from
+    different restart files (each "none (continued from FILE ...)") leave no lowprec_spinup.
+    """
+    if "lowprec_spinup" in ds.attrs:
+        return str(ds.attrs["lowprec_spinup"])
+    if "lowprec_restart_from" in ds.attrs:
+        return f"none: continued from the restart {ds.attrs['lowprec_restart_from']}"
+    return ("not recorded in the sweep's common attributes (it differs between runs, e.g. members "
+            "started from different restart files, or the runs did not record it): see each run "
+            "file's lowprec_spinup and lowprec_restart_from")
+
+
+def _run_status(ds: xr.DataArray, present: xr.DataArray, complete: xr.DataArray,
+                competitor_ids: list) -> xr.DataArray:
+    """Status of each competitor run as CF flags: open_sweep's `status`, else what the data show."""
+    if "status" in ds.variables:
+        labels = ds["status"].astype(str).sel(member=competitor_ids)
+        codes = xr.zeros_like(labels, dtype=np.int8)
+        for code, label in enumerate(RUN_STATUSES):
+            codes = codes.where(labels != label, np.int8(code))
+    else:
+        p, c = present.sel(member=competitor_ids), complete.sel(member=competitor_ids)
+        codes = xr.where(p & c, 0, xr.where(p, 1, len(RUN_STATUSES) - 1)).astype(np.int8)
+    codes = codes.transpose(*SETTING_DIMS).drop_vars([c for c in codes.coords if c not in SETTING_DIMS])
+    codes.attrs = {"long_name": "status of each competitor run",
+                   "flag_values": np.arange(len(RUN_STATUSES), dtype=np.int8),
+                   "flag_meanings": " ".join(RUN_STATUSES)}
+    return codes
+
+
+_COORDINATE_ATTRS = {
+    "sbits": {"long_name": "explicit significand bits of the arithmetic format (52: float64)",
+              "units": "1"},
+    "mode": {"long_name": "rounding mode"},
+    "member": {"long_name": "competitor ensemble member id", "units": "1"},
+    "control_member": {"long_name": "double-precision control ensemble member id", "units": "1"},
+    "other_control": {"long_name": "double-precision control ensemble member id", "units": "1"},
+    "window": {"long_name": "window length after spin-up, in output intervals of time",
+               "units": "1"},
+}
+
+
+def _describe_coordinates(out: xr.Dataset, ds: xr.Dataset) -> None:
+    """CF attributes on every coordinate of `out` (in place).
+
+    Time coordinates keep the sweep's units and calendar (standard_name time); dimensionless
+    model time (units "1", Lorenz-63) has no CF time standard_name and keeps units "1" with a
+    long_name saying what it is. Every time says that runs are aligned by output number.
+    """
+    for name, attrs in _COORDINATE_ATTRS.items():
+        if name in out.coords:
+            out[name].attrs = dict(attrs)
+    if "mode" in out.coords:
+        out["mode"].encoding["dtype"] = "S1"   # a char array: CF coordinate variables are not strings
+    time_names = [n for n in out.coords if str(n).startswith("time") and n in ds.variables]
+    for name in (*time_names, "window_end"):
+        if name not in out.coords:
+            continue
+        source = ds[name if name != "window_end" else "time"]
+        attrs = {k: v for k, v in source.attrs.items() if k in ("units", "calendar", "axis")}
+        encoding = {k: v for k, v in source.encoding.items() if k in ("units", "calendar")}
+        dimensionless = str(source.attrs.get("units", encoding.get("units", ""))) == "1"
+        if name == "window_end":
+            attrs.pop("axis", None)
+            what = "time of the last output in the window [0, t]"
+        else:
+            what = "time of output"
+        if dimensionless:
+            attrs["long_name"] = f"model {what} (dimensionless), runs aligned by output number"
+        else:
+            attrs.update(standard_name="time", long_name=f"{what}, runs aligned by output number")
+        attrs["comment"] = _ALIGNMENT
+        bounds = source.attrs.get("bounds")
+        if bounds in ds.variables and name != "window_end":
+            out.coords[bounds] = ds[bounds].isel({name: slice(ds.sizes[name] - out.sizes[name], None)})
+            out[bounds].attrs = {}
+            attrs["bounds"] = bounds
+        out[name].attrs = attrs
+        out[name].encoding.update(encoding)
+    for name, c in out.coords.items():
+        if not c.attrs.get("long_name") and not c.attrs.get("standard_name"):
+            c.attrs["long_name"] = str(name)
+        if str(name) not in ("mode",):
+            c.encoding["_FillValue"] = None
+        else:
+            c.encoding.setdefault("_FillValue", None)
 
 
 def _sample_dims(ds: xr.Dataset) -> tuple[str, ...]:

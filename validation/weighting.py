@@ -37,6 +37,7 @@ def area_weights(da: xr.DataArray, dims: Sequence[str]) -> xr.DataArray:
     w = np.cos(lat.astype(np.float64) if radians else np.deg2rad(lat.astype(np.float64)))
     # cos(±90°) is 6e-17, not 0: clip so a pole row weighs nothing rather than something tiny.
     w = w.clip(min=0.0).drop_vars([c for c in w.coords if c not in w.dims])
+    w.attrs = {}    # the latitude's attributes (standard_name...) must not reach the results
     template = xr.ones_like(da.isel({d: 0 for d in da.dims if d not in dims}, drop=True), dtype=np.float64)
     return (w * template).rename("weights")
 

@@ -1,0 +1,100 @@
+"""evaluate's result as a file: clean CF-1.11, and honest about spin-up and time alignment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import validation
+from test_validation_ensemble import GRID, sweep
+from test_validation_report import noleap_days
+
+HIGH = 3        # compliance-checker priorities: 3 high ("Errors"), 2 medium ("Warnings"), 1 low
+
+
+def cf_failures(path: Path) -> dict[int, list[str]]:
+    """Failed cf:1.11 checks by priority, with their messages (as tests/test_harness_store.py)."""
+    from compliance_checker.runner import CheckSuite
+    suite = CheckSuite()
+    suite.load_all_available_checkers()
+    results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.11"], skip_checks=[])["cf:1.11"]
+    assert not errors, errors
+    failed: dict[int, list[str]] = {}
+    for r in results:
+        v = r.value
+        ok = v if isinstance(v, bool) else v[0] == v[1]
+        if not ok:
+            failed.setdefault(r.weight, []).extend([f"{r.name}: {m}" for m in r.msgs])
+    return failed
+
+
+def gridded_sweep(n_time: int = 60) -> xr.Dataset:
+    """A small lat/lon sweep with dates and coordinate attributes as the models write them."""
+    ds = sweep(GRID, n_time=n_time, shift={(10, "nearest"): 0.3})
+    ds = ds.assign_coords(time=noleap_days(n_time))
+    ds["time"].attrs.update(standard_name="time", long_name="time", axis="T")
+    ds["time"].encoding.update(units="days since 0001-01-01 00:00:00", calendar="365_day")
+    ds["lat"].attrs.update(standard_name="latitude", long_name="latitude", units="degrees_north")
+    ds["lon"].attrs.update(standard_name="longitude", long_name="longitude", units="degrees_east")
+    ds["T"].attrs.update(standard_name="air_temperature")
+    return ds.assign_attrs(lowprec_spinup="10 days", lowprec_model="synthetic")
+
+
+@pytest.mark.parametrize("pvalue_method", ["permutation", "leave_one_out"])
+def test_the_result_written_to_netcdf_is_clean_cf(tmp_path, pvalue_method):
+    res = validation.evaluate(gridded_sweep(), spinup=5, windows=3, pvalue_method=pvalue_method)
+    path = tmp_path / "validation.nc"
+    res.to_netcdf(path)
+    failed = cf_failures(path)
+    assert not failed.get(HIGH), failed.get(HIGH)
+    assert not failed.get(2), failed.get(2)
+
+
+def test_dimensionless_model_time_and_pooled_samples_are_clean_cf(tmp_path):
+    ds = sweep({}, n_time=40, pool={"particle": np.arange(3)})
+    ds["time"].attrs.update(long_name="model time", units="1")
+    res = validation.evaluate(ds.assign_attrs(lowprec_sample_dims="particle"), windows=2)
+    path = tmp_path / "validation.nc"
+    res.to_netcdf(path)
+    failed = cf_failures(path)
+    # As the run files (test_harness_store): CF wants "<unit> since <epoch>" and standard_name
+    # time on a coordinate named time; Lorenz-63's time is dimensionless: that check, and only
+    # that, fails.
+    assert all("standard_name='time'" in m for m in failed.get(HIGH, [])), failed[HIGH]
+    assert res["time"].attrs["units"] == "1" and "dimensionless" in res["time"].attrs["long_name"]
+    assert "standard_name" not in res["time"].attrs
+
+
+def test_every_coordinate_is_described_and_counts_are_dimensionless():
+    res = validation.evaluate(gridded_sweep(), spinup=5, windows=3, pvalue_method="leave_one_out")
+    for name, c in res.coords.items():
+        assert c.attrs.get("long_name"), name
+    for name in ("sbits", "member", "control_member", "window"):
+        assert res[name].attrs["units"] == "1", name
+    assert res["time"].attrs["standard_name"] == "time"
+    assert res["window_end"].attrs["standard_name"] == "time"
+    assert res["time"].encoding.get("calendar") == "365_day"
+    assert "history" in res.attrs and res.attrs["Conventions"].startswith("CF-1.")
+
+
+def test_run_spinup_and_validator_spinup_are_both_recorded():
+    res = validation.evaluate(gridded_sweep(), spinup=5, windows=[], pvalues=False)
+    assert res.attrs["lowprec_run_spinup"] == "10 days"
+    assert res.attrs["lowprec_spinup_discarded_outputs"] == 5
+    assert "10 days" in res.attrs["lowprec_spinup_discarded"]
+    assert "5 further output steps" in res.attrs["lowprec_spinup_discarded"]
+    # Members started from restart files: open_sweep drops the per-run lowprec_spinup.
+    ds = gridded_sweep().copy()
+    del ds.attrs["lowprec_spinup"]
+    res = validation.evaluate(ds, windows=[], pvalues=False)
+    assert "not recorded" in res.attrs["lowprec_run_spinup"]
+    assert "0 time steps" not in res.attrs["lowprec_spinup_discarded"]
+
+
+def test_time_coordinate_says_runs_are_aligned_by_output_number():
+    res = validation.evaluate(gridded_sweep(), spinup=5, windows=[], pvalues=False)
+    text = res["time"].attrs["long_name"] + res["time"].attrs["comment"]
+    assert "output number" in text
+    assert res["time"].values[0] == noleap_days(60)[5]
