@@ -210,8 +210,8 @@ def test_blow_up_keeps_the_outputs_before_it(tmp_path):
     # x = 2**(100 n): finite up to n = 10, inf at n = 11 (> 2**1024); outputs every 2 steps.
     ds = run(growth(2.0**100), tmp_path / "g.nc")
     assert ds.attrs["lowprec_status"] == "blown_up"
-    assert ds.attrs["lowprec_blowup_step"] == 12         # the first checked step after n = 11
-    assert ds.attrs["lowprec_blowup_time"] == 12 / 24     # days
+    assert ds.attrs["lowprec_blowup_step"] == 11         # the first non-finite step, n = 11
+    assert ds.attrs["lowprec_blowup_time"] == 11 / 24     # days
     assert ds.sizes["time"] == 5
     assert np.array_equal(ds["x"].values[:, 0], 2.0 ** (200.0 * np.arange(1, 6)))
     on_disk = open_run(tmp_path / "g.nc")
@@ -220,7 +220,7 @@ def test_blow_up_keeps_the_outputs_before_it(tmp_path):
 
     result = CliRunner().invoke(main, ["run", str(_write(tmp_path, growth(2.0**100))),
                                        "-o", str(tmp_path / "cli.nc"), "-q"])
-    assert result.exit_code == 3 and "blew up" in result.output and "step 12" in result.output
+    assert result.exit_code == 3 and "blew up" in result.output and "step 11" in result.output
 
 
 def test_blow_up_before_the_first_output(tmp_path):

@@ -4,7 +4,8 @@
     lowprec inspect run.nc
     lowprec sweep / validate / report       (lowprec.harness.cli_sweep, when present)
 
-Exit status: 0 complete, 1 error (bad config, existing output ...), 3 the run blew up.
+Exit status: 0 complete, 1 error (bad config, existing output ...), 3 the run blew up, 143 the
+run was terminated by SIGTERM (its checkpoint saved: continue with --resume).
 """
 from __future__ import annotations
 
@@ -68,8 +69,10 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Set any key, e.g. --set params.nz=31 --set run.variables='[\"T\"]'. Repeatable.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="netCDF file to write (else [run] output). Beside it: .restart.nc and .toml.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+              help="netCDF file to write (else [run] output). Beside it: .restart.nc and .toml "
+              "(replacing a final .nc, else appended).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output (and companions "
+              "another output wrote).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run at --output from its "
               "last checkpoint (a finished run is left as it is).")
 @click.option("--restart-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -81,6 +84,7 @@ def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, se
         resume: bool, restart_from: Path | None, quiet: bool) -> None:
     """Run the experiment CONFIG (a TOML file); flags override the file."""
     from lowprec.harness.config import load_config
+    from lowprec.harness.run import Terminated
     from lowprec.harness.run import run as run_experiment
     overrides = _overrides(sbits, ebits, mode, seed, member, length, output_interval, spinup,
                            policy, sets)
@@ -89,11 +93,16 @@ def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, se
         if output is None and exp.run.output is None:
             raise click.UsageError("no output file: give --output PATH (or [run] output in "
                                    f"{config}).")
+        path = output if output is not None else Path(exp.run.output)
         ds = run_experiment(exp, output, overwrite=overwrite, resume=resume,
                             restart_from=restart_from, quiet=quiet)
     except LowprecError as e:
         raise click.ClickException(str(e)) from None
-    path = output if output is not None else Path(exp.run.output)
+    except Terminated as e:
+        click.echo(f"\n{path}: terminated by SIGTERM; the outputs up to the last checkpoint and "
+                   "its restart are saved. Continue with the same command plus --resume.",
+                   err=True)
+        sys.exit(e.code)
     status = ds.attrs.get("lowprec_status")
     if status == "blown_up":
         click.echo(f"{path}: the run blew up (non-finite state) at step "
@@ -117,9 +126,54 @@ def inspect(file: Path) -> None:
         click.echo(describe(ds, str(file)))
 
 
-def describe(ds: Any, name: str) -> str:
-    """The text of ``lowprec inspect``."""
+def _restart_model_time(config: str, step: int) -> str:
+    """Model time of a restart's step, from the model its experiment builds ('?' if it cannot)."""
+    from lowprec.harness.config import DAY, load_config, make_model
+    try:
+        model = make_model(load_config(config))
+    except Exception:                       # noqa: BLE001 - a summary, not a validation
+        return "?"
+    if model.time_units == "1":
+        return f"{step * model.dt:g} time units"
+    return f"{step * model.dt / DAY:g} days"
+
+
+def describe_restart(ds: Any, name: str) -> str:
+    """The text of ``lowprec inspect`` for a restart file (``<output>.restart.nc``)."""
     a = ds.attrs
+    config_text = str(a.get("lowprec_config", ""))
+    try:
+        config = tomllib.loads(config_text)
+    except tomllib.TOMLDecodeError:
+        config = {}
+    p, r = config.get("precision", {}), config.get("run", {})
+    step = int(a["lowprec_restart_step"])
+    lines = [f"{name}", f"  restart    of a {a.get('lowprec_model', '?')} run (continue with "
+             "--restart-from, or --resume its output)"]
+    lines.append(f"  model      {a.get('lowprec_model', '?')}")
+    lines.append(f"  step       {step} (t = {_restart_model_time(config_text, step)}), "
+                 f"{a.get('lowprec_restart_outputs', '?')} outputs written by then")
+    emu = str(a.get("lowprec_emulator_state", "{}"))
+    lines.append(f"  emulator   {emu if emu != '{}' else '(none: plain float64)'}")
+    ebits = p.get("ebits", "none")
+    lines.append(f"  precision  sbits {p.get('sbits', '?')}, ebits {ebits}"
+                 f"{' (float64 range)' if ebits == 'none' else ''}, mode {p.get('mode', '?')}, "
+                 f"policy {p.get('policy', '?')}, subnormals {str(p.get('subnormals', '?')).lower()}"
+                 + (f", components {p['components']}" if p.get("components") else ""))
+    lines.append(f"  member     {r.get('member', 0)} (seed {p.get('seed', '?')})")
+    if r.get("output"):
+        lines.append(f"  output     {r['output']}")
+    lines.append("  state")
+    for vname, var in ds.data_vars.items():
+        lines.append(f"    {vname} {tuple(var.shape)} {var.dtype}")
+    return "\n".join(lines)
+
+
+def describe(ds: Any, name: str) -> str:
+    """The text of ``lowprec inspect`` (run files and restart files)."""
+    a = ds.attrs
+    if "lowprec_restart_step" in a:
+        return describe_restart(ds, name)
     lines = [f"{name}"]
     if "lowprec_model" in a:
         ebits = a.get("lowprec_ebits")

@@ -21,9 +21,9 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                            matters only with ebits
     [precision] mode                 str       "nearest"   nearest | stochastic | toward_zero |
                                                            upward | downward
-    [precision] seed                 int       0           experiment seed, >= 0: initial
-                                                           conditions and stochastic-rounding bits
-                                                           derive from (seed, member)
+    [precision] seed                 int       0           experiment seed, 0 <= seed < 2**63:
+                                                           initial conditions and stochastic-
+                                                           rounding bits derive from (seed, member)
     [precision] policy               str       "fused"     compound operations (sums, matmul,
                                                            FFT): fused | sequential
     [precision.components.NAME]      table     {}          per-component overrides of sbits, ebits,
@@ -32,7 +32,7 @@ Keys (absent keys take the default shown; ``—`` means required)::
     [run] length                     duration  —           output period, after spin-up
     [run] output_interval            duration  —           time between outputs (snapshots)
     [run] spinup                     duration  "0 steps"   model time discarded before output
-    [run] member                     int       0           ensemble member, >= 0
+    [run] member                     int       0           ensemble member, 0 <= member < 2**31
     [run] variables                  [str]     all         subset of the model's OUTPUTS
     [run.intervals] NAME             duration  model's     output interval of variable NAME, a
                                                default     whole multiple of output_interval;
@@ -94,6 +94,8 @@ from lowprec.errors import ConfigError
 MODES = ("nearest", "stochastic", "toward_zero", "upward", "downward")
 POLICIES = ("fused", "sequential")
 FLOAT64_SBITS = 52
+SEED_LIMIT = 2**63      # precision.seed < 2**63: TOML integers and netCDF int64 attributes
+MEMBER_LIMIT = 2**31    # run.member < 2**31: the member coordinate is an int32
 
 TOP_KEYS = ("model", "params", "precision", "run", "sweep")
 PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "components")
@@ -496,8 +498,10 @@ def _validate_precision(t: dict, cls: type, where: str) -> Precision:
     subnormals = _check_bool(t.get("subnormals", True), "precision.subnormals", where)
     mode = _check_mode(t.get("mode", "nearest"), "precision.mode", where)
     seed = t.get("seed", 0)
-    if not _is_int(seed) or seed < 0:
-        raise _err(where, "precision.seed", seed, "must be a non-negative integer.")
+    if not _is_int(seed) or not 0 <= seed < SEED_LIMIT:
+        raise _err(where, "precision.seed", seed, "must be a non-negative integer below 2**63 "
+                   f"(0 <= seed <= {SEED_LIMIT - 1}): TOML integers and the run file's "
+                   "lowprec_seed attribute are signed 64-bit.")
     policy = t.get("policy", "fused")
     if policy not in POLICIES:
         raise _err(where, "precision.policy", policy, f"must be one of {', '.join(POLICIES)}.")
@@ -550,8 +554,10 @@ def _validate_run(t: dict, cls: type, where: str) -> RunSettings:
     if checkpoint is not None:
         parse_duration(checkpoint, "run.checkpoint_interval", where, time_units=tu)
     member = t.get("member", 0)
-    if not _is_int(member) or member < 0:
-        raise _err(where, "run.member", member, "must be a non-negative integer.")
+    if not _is_int(member) or not 0 <= member < MEMBER_LIMIT:
+        raise _err(where, "run.member", member, "must be a non-negative integer below 2**31 "
+                   f"(0 <= member <= {MEMBER_LIMIT - 1}): the run file's member coordinate is "
+                   "a 32-bit integer.")
     variables = t.get("variables")
     if variables is not None:
         names = [o.name for o in cls.OUTPUTS]

@@ -23,22 +23,28 @@ Nothing is lost (STYLE §16):
 - Writes are atomic; an existing output is never replaced unless ``overwrite=True``.
 - Checkpoints: every ``run.checkpoint_interval`` of model time (else every 10 minutes of wall
   time), moved to the next output that completes every variable's averaging interval (so a
-  checkpoint never holds a partial mean), and when the run is interrupted by an exception (Ctrl-C included), the output so far
-  (``lowprec_status = "running"``) and a restart file (``<output>.restart.nc``) are written; a
-  killed run continues with ``resume=True`` (CLI ``--resume``), bit-identical to an
+  checkpoint never holds a partial mean), and when the run is interrupted by an exception
+  (Ctrl-C included, and SIGTERM, which raises :class:`Terminated` while integrating in the main
+  thread), the output so far (``lowprec_status = "running"``) and a restart file
+  (``<output>.restart.nc``; companions: :func:`lowprec.harness.store.output_companions`) are
+  written; a killed run continues with ``resume=True`` (CLI ``--resume``), bit-identical to an
   uninterrupted run, stochastic rounding included.
+- At the end the restart is written before the output, so an output marked finished always has
+  its final restart (a kill between the two leaves the older output, still "running").
 - At the end the restart holds the final state: ``restart_from=<output>.restart.nc`` continues
   the run (time axis continuing, spin-up not repeated) and the two outputs concatenated along
   time equal one longer run bit for bit. A restart may come from another precision or member
   (e.g. a float64 spin-up, :mod:`lowprec.harness.spinup`): the state is taken, the precision is
   this run's, and stochastic rounding starts this run's own stream (seeded by (seed, member),
   counter 0); the counter is restored only from a restart of the same precision and member.
-- Blow-up: the state is checked for non-finite values at every output (and every
-  :data:`CHECK_EVERY` steps in between). A non-finite state stops the run; the outputs before it
-  are kept, and the file records ``lowprec_status = "blown_up"``, ``lowprec_blowup_step`` (the
-  first checked step with a non-finite state, counted from the initial state) and
-  ``lowprec_blowup_time`` (in the time axis's units: days, or model time units). :func:`run`
-  returns that dataset (it does not raise); the CLI exits with status 3.
+- Blow-up: the state is checked for non-finite values on entry, at every output and every
+  :data:`CHECK_EVERY` steps in between. A non-finite state stops the run; the outputs before it
+  are kept. The run then goes back to the last finite state it checked (kept in memory with the
+  emulator's counter, so the replay is exact) and steps one step at a time to the first
+  non-finite state. The file records ``lowprec_status = "blown_up"``, ``lowprec_blowup_step``
+  (that step, counted from the initial state: 0 when the initial state is not finite) and
+  ``lowprec_blowup_time`` (its model time, in the time axis's units: days, or model time
+  units). :func:`run` returns that dataset (it does not raise); the CLI exits with status 3.
 
 Storage precision: when every format of the run has sbits <= 23, each variable is stored as
 float32 if all its values are exactly float32 (checked value by value as they are written:
@@ -47,14 +53,17 @@ Runs with wider formats are stored as float64.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
+import signal
+import threading
 import time as _time
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import xarray as xr
@@ -64,9 +73,9 @@ from lowprec.harness.config import (DAY, Duration, Experiment, interval_ratio, l
                                     make_emulator, make_model, member_seed, parse_duration,
                                     whole_ratio)
 from lowprec.harness.progress import Progress, ProgressInfo
-from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart, open_run,
-                                   output_companions, read_restart, write_atomic, write_restart,
-                                   write_text_atomic)
+from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart,
+                                   companion_owner, open_run, output_companions, read_restart,
+                                   write_atomic, write_restart, write_text_atomic)
 
 CHECK_EVERY = 1000          # steps between finiteness checks when outputs are further apart
 WALL_CHECKPOINT = 600.0     # s of wall time between checkpoints when none is configured
@@ -351,7 +360,45 @@ def _identity(exp_dict: dict) -> dict:
     return d
 
 
+_ABSENT = object()
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """'key: <old> in the file, <new> now' for every dotted key whose values differ."""
+    a, b = _flatten(old), _flatten(new)
+    shown = lambda v: "absent" if v is _ABSENT else repr(v)      # noqa: E731
+    return [f"{k}: {shown(a.get(k, _ABSENT))} in the file, {shown(b.get(k, _ABSENT))} now"
+            for k in sorted(set(a) | set(b)) if a.get(k, _ABSENT) != b.get(k, _ABSENT)]
+
+
+def _check_companion_owners(output: Path, overwrite: bool) -> None:
+    """Refuse companions that equal the output, or that another output wrote (unless overwrite)."""
+    for companion in output_companions(output):
+        if companion.resolve() == output.resolve():
+            raise ConfigError(f"output {str(output)!r}: its companion file {str(companion)!r} "
+                              "would be the output itself; choose an output name ending in .nc.")
+        if overwrite or not companion.exists():
+            continue
+        owner = companion_owner(companion)
+        if owner is not None and Path(owner).name != output.name:
+            raise ConfigError(f"{str(companion)!r} belongs to the output {owner!r}, not "
+                              f"{str(output)!r}: this run would replace it. Choose another output "
+                              "name (outputs ending in .nc share nothing), or pass overwrite=True "
+                              "(CLI --overwrite) to replace it.")
+
+
 def _check_output_paths(output: Path, exp: Experiment, overwrite: bool) -> None:
+    _check_companion_owners(output, overwrite)
     _, toml_path = output_companions(output)
     if exp.source and toml_path.exists() and toml_path.resolve() == Path(exp.source).resolve():
         raise ConfigError(f"output {str(output)!r}: the resolved config would be written to "
@@ -407,12 +454,19 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
             status = prior.attrs.get("lowprec_status")
             if status in ("complete", "blown_up"):
                 return prior
+            _check_companion_owners(out_path, overwrite)
             resume_from = read_restart(own_restart) if own_restart.exists() else None
-            if resume_from is not None and _identity(tomllib.loads(resume_from.config)) != _identity(exp.to_dict()):
-                raise ConfigError(f"resume {str(out_path)!r}: the experiment differs from the one "
-                                  "that wrote it (compare its lowprec_config attribute); pass "
-                                  "overwrite=True (--overwrite) to start afresh.")
-            if resume_from is None or resume_from.outputs > prior.sizes.get("time", 0):
+            if resume_from is not None:
+                diff = _differences(_identity(tomllib.loads(resume_from.config)),
+                                    _identity(exp.to_dict()))
+                if diff and overwrite:
+                    resume_from, prior = None, None      # asked to start afresh
+                elif diff:
+                    raise ConfigError(f"resume {str(out_path)!r}: the experiment differs from the "
+                                      "one that wrote it in " + "; ".join(diff) + ". Resume "
+                                      "with the same experiment, or pass overwrite=True "
+                                      "(--overwrite) to start afresh.")
+            if resume_from is None or prior is None or resume_from.outputs > prior.sizes.get("time", 0):
                 resume_from, prior = None, None          # no usable checkpoint: start afresh
         else:
             _check_output_paths(out_path, exp, overwrite)
@@ -423,6 +477,64 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
     model = make_model(exp, emu)
     sched = schedule(exp, model.dt, model.time_units, model.OUTPUTS)
     return _integrate(exp, model, emu, sched, out_path, resume_from, prior, restart_path, show)
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived during a run (batch walltime, ``kill``): raised in the main thread.
+
+    The run's emergency checkpoint is written on the way out (as for Ctrl-C); uncaught, the
+    process exits with status 128 + 15 = 143, the shell's convention for death by SIGTERM.
+    """
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While integrating, SIGTERM raises :class:`Terminated` (so the checkpoint is saved).
+
+    Only in the main thread (Python runs signal handlers there), and not when SIGTERM is being
+    ignored; the previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+@dataclass(frozen=True)
+class _RunProgressInfo(ProgressInfo):
+    """ProgressInfo whose step counts from the run's start; speed from this session's steps."""
+
+    earlier: int = 0        # steps done by earlier sessions (a resumed run)
+
+    @property
+    def steps_per_second(self) -> float:
+        done = self.step - self.earlier
+        return done / self.elapsed if self.elapsed > 0 else float("nan")
+
+
+class _RunProgress(Progress):
+    """Progress of a whole run: ``earlier`` steps were done before this session (resumed)."""
+
+    def __init__(self, *args: Any, earlier: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.earlier = earlier
+
+    def info(self, step: int, done: bool = False) -> ProgressInfo:
+        base = super().info(step, done)
+        return _RunProgressInfo(**{f.name: getattr(base, f.name) for f in fields(base)},
+                                earlier=self.earlier)
 
 
 def _same_rounding_stream(restart_config: str, exp: Experiment) -> bool:
@@ -514,15 +626,18 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
     time_unit = "time units" if model.time_units == "1" else "days"
     step_time = model.dt if model.time_units == "1" else model.dt / DAY
     p = exp.precision
-    bar = Progress(f"{exp.model} sb{p.sbits} {p.mode} m{exp.run.member}",
-                   spin + interval * (n_out - k0), step_time=step_time, start_time=step * step_time,
-                   time_unit=time_unit, enabled=show)
-    run_start = step
+    # Progress counts from the run's start (an earlier session's steps included when resumed).
+    bar = _RunProgress(f"{exp.model} sb{p.sbits} {p.mode} m{exp.run.member}",
+                       int(output_steps[-1]) - start_step, step_time=step_time,
+                       start_time=start_step * step_time, time_unit=time_unit, enabled=show,
+                       earlier=step - start_step)
 
     def checkpoint(k_done: int, good: tuple, status: str = "running") -> None:
         if out_path is None:
             return
         a = dict(attrs, lowprec_status=status)
+        # Output first, then its restart: a kill between them leaves an older restart that the
+        # newer output (status "running") still covers, and resume continues from it.
         write_atomic(build_dataset(model, exp, output_steps, buffers, k_done, a, sched), out_path)
         g_arrays, g_step, g_emu = good
         write_restart(Restart(g_arrays, g_step, k_done, g_emu, exp.model, exp.to_toml()),
@@ -531,87 +646,122 @@ def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path:
     def finite(arrays: Mapping[str, np.ndarray]) -> bool:
         return all(np.isfinite(a).all() for a in arrays.values())
 
+    last_finite: tuple | None = None    # (state arrays, step, emulator state) at the last check
+
+    def check(state: Any, step: int) -> dict[str, np.ndarray] | None:
+        """The state's arrays if finite (remembered as the last finite state), else None."""
+        nonlocal last_finite
+        arrays = model.state_arrays(state)
+        if not finite(arrays):
+            return None
+        last_finite = (arrays, step, emu.get_state())
+        return arrays
+
+    def first_nonfinite_step(noticed: int) -> int:
+        """Re-step from the last finite state, checking every step, to when it blew up.
+
+        Deterministic: the state and the stochastic-rounding counter are restored exactly.
+        """
+        if last_finite is None:
+            return noticed
+        arrays, s, emu_state = last_finite
+        state = model.state_from_arrays(arrays)
+        if emu_state:
+            emu.set_state(emu_state)        # after entering the state: counter exactly restored
+        while s < noticed:
+            state = model.step(state)
+            s += 1
+            if not finite(model.state_arrays(state)):
+                return s
+        return noticed                      # not reproduced (cannot happen if deterministic)
+
     blowup_step: int | None = None
     k = k0
     good: tuple | None = None       # (state arrays, step, emulator state) at the last output
     aligned: tuple[int, tuple] | None = None    # (k, good) where every mean was last complete
     saved_k = k0
     last_save = _time.monotonic()
-    try:
-        with np.errstate(all="ignore"):
-            for i in range(spin):
-                state = model.step(state)
-                step += 1
-                if (i + 1) % CHECK_EVERY == 0:
-                    if not finite(model.state_arrays(state)):
-                        blowup_step = step
-                        break
-                    bar.update(step - run_start)
-            while blowup_step is None and k < n_out:
-                for j in range(interval):
+    with _sigterm_raises():
+        try:
+            with np.errstate(all="ignore"):
+                if check(state, step) is None:
+                    blowup_step = step          # a non-finite state to start from
+                for i in range(spin if blowup_step is None else 0):
                     state = model.step(state)
                     step += 1
-                    if (j + 1) % CHECK_EVERY == 0 and j + 1 < interval:
-                        if not finite(model.state_arrays(state)):
+                    if (i + 1) % CHECK_EVERY == 0:
+                        if check(state, step) is None:
                             blowup_step = step
                             break
-                        bar.update(step - run_start)
+                        bar.update(step - start_step)
+                while blowup_step is None and k < n_out:
+                    for j in range(interval):
+                        state = model.step(state)
+                        step += 1
+                        if (j + 1) % CHECK_EVERY == 0 and j + 1 < interval:
+                            if check(state, step) is None:
+                                blowup_step = step
+                                break
+                            bar.update(step - start_step)
+                    if blowup_step is not None:
+                        break
+                    arrays = check(state, step)
+                    if arrays is None:
+                        blowup_step = step
+                        break
+                    for name, values in model.diagnostics(state).items():
+                        if name not in names:
+                            continue
+                        if name not in buffers:
+                            buffers[name] = OutputBuffer(rows(name), np.shape(values), try_f32)
+                        r = ratios.get(name, 1)
+                        if r == 1:
+                            buffers[name].put(k, values)
+                            continue
+                        values = np.asarray(values, dtype=np.float64)
+                        sums[name] = values.copy() if k % r == 0 else sums[name] + values
+                        if (k + 1) % r == 0:
+                            buffers[name].put(k // r, sums.pop(name) / r)
+                    k += 1
+                    good = last_finite
+                    if k % sched.aligned_every == 0:
+                        aligned = (k, good)
+                    bar.update(step - start_step)
+                    due = (k - saved_k >= sched.checkpoint_every if sched.checkpoint_every
+                           else _time.monotonic() - last_save >= WALL_CHECKPOINT)
+                    if due and k < n_out and k % sched.aligned_every == 0:
+                        checkpoint(k, good)
+                        saved_k, last_save = k, _time.monotonic()
                 if blowup_step is not None:
-                    break
-                emu_state = emu.get_state()
-                arrays = model.state_arrays(state)
-                if not finite(arrays):
-                    blowup_step = step
-                    break
-                for name, values in model.diagnostics(state).items():
-                    if name not in names:
-                        continue
-                    if name not in buffers:
-                        buffers[name] = OutputBuffer(rows(name), np.shape(values), try_f32)
-                    r = ratios.get(name, 1)
-                    if r == 1:
-                        buffers[name].put(k, values)
-                        continue
-                    values = np.asarray(values, dtype=np.float64)
-                    sums[name] = values.copy() if k % r == 0 else sums[name] + values
-                    if (k + 1) % r == 0:
-                        buffers[name].put(k // r, sums.pop(name) / r)
-                k += 1
-                good = (arrays, step, emu_state)
-                if k % sched.aligned_every == 0:
-                    aligned = (k, good)
-                bar.update(step - run_start)
-                due = (k - saved_k >= sched.checkpoint_every if sched.checkpoint_every
-                       else _time.monotonic() - last_save >= WALL_CHECKPOINT)
-                if due and k < n_out and k % sched.aligned_every == 0:
-                    checkpoint(k, good)
-                    saved_k, last_save = k, _time.monotonic()
-    except BaseException:
-        if out_path is not None and aligned is not None and aligned[0] > saved_k:
-            try:                            # keep what was computed; resume continues from here
-                checkpoint(*aligned)        # (where no mean was partial)
-            except Exception:               # noqa: BLE001 - the original error matters more
-                pass
-        raise
+                    blowup_step = first_nonfinite_step(blowup_step)
+        except BaseException:           # Ctrl-C and SIGTERM included
+            if out_path is not None and aligned is not None and aligned[0] > saved_k:
+                try:                            # keep what was computed; resume continues from here
+                    checkpoint(*aligned)        # (where no mean was partial)
+                except Exception:               # noqa: BLE001 - the original error matters more
+                    pass
+            raise
 
     status = "complete" if blowup_step is None else "blown_up"
     attrs["lowprec_status"] = status
     if blowup_step is not None:
         attrs["lowprec_blowup_step"] = np.int64(blowup_step)
         attrs["lowprec_blowup_time"] = float(blowup_step * step_time)
-    bar.close(step - run_start, status)
+    bar.close(step - start_step, status)
     if not buffers:                 # no output before a blow-up: empty variables of the right shape
         buffers = {name: OutputBuffer(0, np.shape(values), try_f32)
                    for name, values in model.diagnostics(state).items() if name in names}
     ds = build_dataset(model, exp, output_steps, {n: buffers[n] for n in names}, k, attrs, sched)
     if out_path is not None:
+        # The restart before the output: an output marked finished implies its final restart
+        # exists (a kill between the two leaves the older output, status "running").
         own_restart = output_companions(out_path)[0]
-        write_atomic(ds, out_path)
         if good is not None:
             write_restart(Restart(good[0], good[1], k, good[2], exp.model, exp.to_toml()),
                           own_restart)
         elif k == 0:
             own_restart.unlink(missing_ok=True)     # a stale restart would not match this file
+        write_atomic(ds, out_path)
     return ds
 
 

@@ -30,10 +30,38 @@ CALENDAR = "365_day"
 RESOLVED_HEADER = "# lowprec resolved experiment"
 
 
-def output_companions(path: Path) -> tuple[Path, Path]:
-    """(restart path, resolved-config path) beside an output: a.nc -> a.restart.nc, a.toml."""
+def output_companions(path: Path | str) -> tuple[Path, Path]:
+    """(restart path, resolved-config path) beside an output.
+
+    An output ending in ``.nc`` swaps that suffix (``a.nc`` -> ``a.restart.nc``, ``a.toml``);
+    any other name gets them appended (``run.sb10`` -> ``run.sb10.restart.nc``,
+    ``run.sb10.toml``), so outputs differing only after their last dot never share companions.
+    """
     path = Path(path)
-    return path.with_suffix(".restart.nc"), path.with_suffix(".toml")
+    name = path.name
+    stem = name[:-3] if name.endswith(".nc") and len(name) > 3 else name
+    return path.with_name(stem + ".restart.nc"), path.with_name(stem + ".toml")
+
+
+def companion_owner(path: Path | str) -> str | None:
+    """The output a companion file (restart or resolved config) was written for, if it says.
+
+    Reads ``[run] output`` of the experiment recorded in it: the ``lowprec_config`` attribute of
+    a restart, or the TOML text of a resolved config. None when the file does not say (or is
+    not a lowprec file).
+    """
+    import tomllib
+    path = Path(path)
+    try:
+        if path.suffix == ".nc":
+            with xr.open_dataset(path, engine="netcdf4") as ds:
+                text = str(ds.attrs.get("lowprec_config", ""))
+        else:
+            text = path.read_text()
+        output = tomllib.loads(text).get("run", {}).get("output")
+    except (OSError, ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return None if output is None else str(output)
 
 
 def cf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
