@@ -40,3 +40,14 @@ def test_report_reads_a_cftime_validation_file(tmp_path, opened):
         assert v["window_end"].values[-1] == noleap_days(100)[-1]      # stored as dates
     names = {p.name for p in make_report(tmp_path)}
     assert {"wt_T.png", "timeseries_T.png", "report.md"} <= names
+
+
+def test_validation_file_written_by_the_cli_is_cf_compliant(tmp_path, opened):
+    """The string `mode` coordinate must reach the file as a char array (CF §2.2), not vlen."""
+    from test_harness_store import cf_failures
+    ds = sweep({"depth": np.linspace(0.0, 9.0, 4)}, n_time=60)
+    ds["depth"].attrs.update(standard_name="depth", units="m", positive="down", axis="Z")
+    opened["ds"] = ds.assign_coords(time=noleap_days(60)).assign_attrs(lowprec_sample_dims="")
+    path = run_validation(tmp_path, windows=2, pvalues=False)
+    failed = cf_failures(path)
+    assert not failed.get(3) and not failed.get(2), failed

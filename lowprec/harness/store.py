@@ -74,6 +74,8 @@ def cf_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
             enc["_FillValue"] = None
         elif var.dtype.kind == "f":
             enc.update(zlib=True, complevel=1, shuffle=True, _FillValue=None)
+        if var.encoding.get("dtype") == "S1":     # strings asked to be char arrays (CF: a
+            enc["dtype"] = "S1"                   # string coordinate variable is not vlen)
         if str(name).startswith("time") and var.dtype.kind == "O":   # time, time_1d, bounds
             enc.update(units=var.encoding.get("units", TIME_UNITS),
                        calendar=var.encoding.get("calendar", CALENDAR), dtype="float64")
