@@ -20,6 +20,13 @@ Walls: no-slip (ghost u = −u), no normal flow, zero normal gradient of h (ghos
 
 Time stepping: classical RK4 for the non-dissipative terms, then drag and viscosity evaluated
 once from the updated state and added (semi-implicit Euler), as ShallowWaters.jl does.
+The default Δt is the largest step at or below the gravity-wave CFL step cfl·Δ/√(g H0) that
+divides 6 hours (``dt_divides``): 21600/77 = 280.5 s at 100 × 50 and 21600/39 = 553.8 s at
+50 × 25, instead of 282.8 s and 565.7 s. Then 6-hourly output falls on whole steps and a day is
+a whole number of steps (308 and 156), so the output is truly 6-hourly, daily means cover 24 h and
+the calendar does not drift (the exact CFL step gives 38 steps = 5.97 h at 50 × 25: daily means
+over 23.9 h and a slip of about 1.8 days a year). ``dt_divides=None`` (0 in a TOML config) gives
+the exact CFL step; ``dt`` sets the step directly.
 
 Precision components (every arithmetic result is rounded to the active component's format):
 
@@ -75,8 +82,11 @@ class ShallowWaterParams:
     c_D: float = 1.0e-5             # quadratic bottom drag coefficient, 1
     nu: float = 1.33e11             # biharmonic viscosity at spacing nu_spacing, m⁴ s⁻¹
     nu_spacing: float = 2.0e4       # spacing at which nu applies; ν scales as Δ³, m
-    cfl: float = 1.0                # Δt = cfl·Δ/√(g H0)
-    dt: float | None = None         # time step, s; overrides cfl when given
+    cfl: float = 1.0                # Δt_CFL = cfl·Δ/√(g H0), the largest step allowed
+    dt_divides: float | None = 21600.0  # s; Δt = dt_divides/⌈dt_divides/Δt_CFL⌉: the largest
+                                    # step ≤ Δt_CFL dividing 6 h, so 6-hourly output and days are
+                                    # whole steps (calendar and daily means exact); None or 0: Δt_CFL
+    dt: float | None = None         # time step, s; overrides cfl and dt_divides when given
     pv_scheme: str = "arakawa_hsu"  # "arakawa_hsu" (energy and enstrophy) or "sadourny" (enstrophy)
     nondimensional: bool = False    # gradients as plain differences, Δ folded into the constants
     compensated: bool = False       # Kahan summation of the increments into the state
@@ -95,7 +105,11 @@ class ShallowWaterParams:
                              f"{', '.join(PV_SCHEMES)}")
         if not (self.cfl > 0) or (self.dt is not None and not self.dt > 0):
             raise ValueError(f"shallow_water: cfl={self.cfl}, dt={self.dt}: both must be positive "
-                             f"(the default cfl = 1 gives Δt = 282 s at Δ = 20 km)")
+                             f"(the default cfl = 1 gives Δt = 280.5 s at Δ = 20 km)")
+        if self.dt_divides is not None and not (self.dt_divides >= 0 and math.isfinite(self.dt_divides)):
+            raise ValueError(f"shallow_water: dt_divides={self.dt_divides} s: must be a positive "
+                             f"duration the time step divides (default 21600 s = 6 h), or "
+                             f"None / 0 for the exact CFL step")
 
     @property
     def spacing(self) -> float:
@@ -103,9 +117,22 @@ class ShallowWaterParams:
         return self.Lx / self.nx
 
     @property
+    def cfl_time_step(self) -> float:
+        """Δt_CFL = cfl·Δ/√(g H0), s: the gravity-wave CFL step."""
+        return self.cfl * self.spacing / math.sqrt(self.g * self.H0)
+
+    @property
     def time_step(self) -> float:
-        """Δt, s: the given dt, else cfl·Δ/√(g H0)."""
-        return self.dt if self.dt is not None else self.cfl * self.spacing / math.sqrt(self.g * self.H0)
+        """Δt, s: the given dt; else the largest step ≤ Δt_CFL that divides dt_divides
+        (dt_divides/n with n = ⌈dt_divides/Δt_CFL⌉); else (dt_divides None or 0) Δt_CFL."""
+        if self.dt is not None:
+            return self.dt
+        if not self.dt_divides:
+            return self.cfl_time_step
+        # the 1e-9 keeps a CFL step that divides exactly, whose quotient may round to just above
+        # an integer (so Δt may exceed Δt_CFL, by at most 1e-9/n relative)
+        steps = max(1, math.ceil(self.dt_divides / self.cfl_time_step - 1e-9))
+        return self.dt_divides / steps
 
     @property
     def viscosity(self) -> float:

@@ -57,11 +57,38 @@ def test_registered_and_declares_outputs():
         shape = tuple(len(coords[dim][1]) for dim in o.dims[1:])
         assert np.shape(d[o.name]) == shape and d[o.name].dtype == np.float64, o.name
         assert o.attrs()["units"]
-    assert math.isclose(ShallowWater().dt, 2.0e4 / math.sqrt(10 * 500))        # 282.8 s
+
+
+@pytest.mark.parametrize("nx, ny, steps_per_6h", [(100, 50, 77), (50, 25, 39), (20, 10, 16)])
+def test_default_time_step_divides_6_hours_and_keeps_within_the_cfl_step(nx, ny, steps_per_6h):
+    """Default Δt: the largest step ≤ cfl·Δ/√(gH0) with a whole number of steps per 6 h."""
+    p = ShallowWaterParams(nx=nx, ny=ny)
+    dt, cfl_dt = ShallowWater(p).dt, (2.0e6 / nx) / math.sqrt(10 * 500)   # oracle: 282.8 s ...
+    n = 21600 / dt
+    assert n == round(n) == steps_per_6h and math.isclose(round(n) * dt, 21600, rel_tol=1e-15)
+    assert 86400 / dt == 4 * steps_per_6h                    # a day is whole steps too
+    assert dt <= cfl_dt < 21600 / (steps_per_6h - 1)         # one step fewer would break CFL
+    assert math.isclose(ShallowWater(replace(p, dt_divides=None)).dt, cfl_dt, rel_tol=1e-15)
+    assert ShallowWater(replace(p, dt_divides=0.0)).dt == ShallowWater(replace(p, dt_divides=None)).dt
+    assert ShallowWater(replace(p, dt=100.0)).dt == 100.0    # an explicit dt wins
+    assert ShallowWater(replace(p, dt_divides=3600.0)).dt == 3600 / math.ceil(3600 / cfl_dt)
+
+
+def test_cfl_step_that_already_divides_is_kept():
+    """dt_divides = k·Δt_CFL gives Δt_CFL (k steps), not k + 1 steps from a quotient that
+    rounds to just above k (it does for some k and H0 here)."""
+    for H0 in (123.0, 400.0, 777.0):
+        p = ShallowWaterParams(nx=20, ny=10, H0=H0)
+        cfl_dt = 1.0e5 / math.sqrt(10 * H0)
+        for k in range(1, 40):
+            dt = replace(p, dt_divides=k * cfl_dt).time_step
+            assert math.isclose(dt, cfl_dt, rel_tol=1e-14), (H0, k, dt, cfl_dt)
+    assert replace(p, dt_divides=100.0).time_step == 100.0     # CFL step > dt_divides: one step
 
 
 @pytest.mark.parametrize("bad, match", [(dict(ny=30), "square"), (dict(pv_scheme="x"), "sadourny"),
-                                        (dict(cfl=0.0), "positive"), (dict(nx=1), ">= 2")])
+                                        (dict(cfl=0.0), "positive"), (dict(nx=1), ">= 2"),
+                                        (dict(dt_divides=-6.0), "dt_divides")])
 def test_bad_parameters_are_refused(bad, match):
     with pytest.raises(ValueError, match=match):
         replace(SMALL, **bad)
@@ -133,7 +160,7 @@ def test_energy_drift_without_forcing_is_only_time_truncation():
     shrinks about 32-fold when Δt halves (a spatial energy error would not shrink)."""
     drift = []
     for cfl, steps in ((0.2, 300), (0.1, 600)):
-        p = replace(SMALL, cfl=cfl, **INVISCID)
+        p = replace(SMALL, cfl=cfl, dt_divides=None, **INVISCID)     # Δt exactly halved
         model = ShallowWater(p)
         s = random_flow(p, seed=7, speed=0.3, eta=0.3)
         a = model.state_arrays(integrate(model, model.state_from_arrays(s), steps))
