@@ -13,6 +13,7 @@ from lowprec.harness.config import load_config, make_model
 from lowprec.harness.run import run, schedule
 from lowprec.harness.store import open_run, read_restart
 from lowprec.harness.sweep import open_sweep, sweep
+from cfcheck import cf_failures
 
 PARAMS = {"nx": 16, "ny": 8, "dt": 1440.0}      # 1 day = 60 steps, 6 h = 15
 ENERGIES = ("kinetic_energy", "potential_energy", "enstrophy")
@@ -28,21 +29,6 @@ def sw(length: str = "3 days", **run_keys) -> dict:
 
 def bits(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64).view(np.uint64)
-
-
-def cf_failures(path: Path) -> dict[int, list[str]]:
-    """Failed cf:1.11 checks by priority (3 high, 2 medium, 1 low), with their messages."""
-    from compliance_checker.runner import CheckSuite
-    suite = CheckSuite()
-    suite.load_all_available_checkers()
-    results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.11"], skip_checks=[])["cf:1.11"]
-    assert not errors, errors
-    failed: dict[int, list[str]] = {}
-    for r in results:
-        v = r.value
-        if not (v if isinstance(v, bool) else v[0] == v[1]):
-            failed.setdefault(r.weight, []).extend([f"{r.name}: {m}" for m in r.msgs])
-    return failed
 
 
 @pytest.fixture(scope="module")

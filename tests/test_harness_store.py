@@ -15,24 +15,7 @@ from lowprec.harness.cli import main
 from lowprec.harness.config import load_config
 from lowprec.harness.run import run
 from lowprec.harness.store import Restart, open_run, read_restart, write_restart
-
-HIGH = 3        # compliance-checker priorities: 3 high ("Errors"), 2 medium ("Warnings"), 1 low
-
-
-def cf_failures(path: Path) -> dict[int, list[str]]:
-    """Failed cf:1.11 checks by priority, with their messages."""
-    from compliance_checker.runner import CheckSuite
-    suite = CheckSuite()
-    suite.load_all_available_checkers()
-    results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.11"], skip_checks=[])["cf:1.11"]
-    assert not errors, errors
-    failed: dict[int, list[str]] = {}
-    for r in results:
-        v = r.value
-        ok = v if isinstance(v, bool) else v[0] == v[1]
-        if not ok:
-            failed.setdefault(r.weight, []).extend([f"{r.name}: {m}" for m in r.msgs])
-    return failed
+from cfcheck import HIGH, cf_failures
 
 
 SMALL_SW = {"model": "shallow_water", "params": {"nx": 8, "ny": 4},

@@ -10,24 +10,7 @@ import xarray as xr
 import validation
 from test_validation_ensemble import GRID, sweep
 from test_validation_report import noleap_days
-
-HIGH = 3        # compliance-checker priorities: 3 high ("Errors"), 2 medium ("Warnings"), 1 low
-
-
-def cf_failures(path: Path) -> dict[int, list[str]]:
-    """Failed cf:1.11 checks by priority, with their messages (as tests/test_harness_store.py)."""
-    from compliance_checker.runner import CheckSuite
-    suite = CheckSuite()
-    suite.load_all_available_checkers()
-    results, errors = suite.run_all(suite.load_dataset(str(path)), ["cf:1.11"], skip_checks=[])["cf:1.11"]
-    assert not errors, errors
-    failed: dict[int, list[str]] = {}
-    for r in results:
-        v = r.value
-        ok = v if isinstance(v, bool) else v[0] == v[1]
-        if not ok:
-            failed.setdefault(r.weight, []).extend([f"{r.name}: {m}" for m in r.msgs])
-    return failed
+from cfcheck import HIGH, cf_failures
 
 
 def gridded_sweep(n_time: int = 60) -> xr.Dataset:

@@ -44,7 +44,7 @@ def test_report_reads_a_cftime_validation_file(tmp_path, opened):
 
 def test_validation_file_written_by_the_cli_is_cf_compliant(tmp_path, opened):
     """The string `mode` coordinate must reach the file as a char array (CF §2.2), not vlen."""
-    from test_harness_store import cf_failures
+    from cfcheck import cf_failures
     ds = sweep({"depth": np.linspace(0.0, 9.0, 4)}, n_time=60)
     ds["depth"].attrs.update(standard_name="depth", units="m", positive="down", axis="Z")
     opened["ds"] = ds.assign_coords(time=noleap_days(60)).assign_attrs(lowprec_sample_dims="")
