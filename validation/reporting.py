@@ -75,6 +75,15 @@ def _sbits_colours(sbits: Sequence[int]) -> dict[int, Any]:
 MODE_STYLE = {"nearest": "o-", "stochastic": "s--"}     # other modes: dotted
 
 
+def _save(fig: plt.Figure, path: Path, layout: bool = True) -> Path:
+    """Write `fig` as a PNG at `path` (tight layout unless already laid out) and free it."""
+    if layout:
+        fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _global_fig(results: xr.Dataset, var: str) -> plt.Figure:
     """Global W and its excess against sbits, one column per rounding mode.
 
@@ -121,11 +130,7 @@ def _global_fig(results: xr.Dataset, var: str) -> plt.Figure:
 
 
 def _global_figure(results: xr.Dataset, var: str, outdir: Path) -> Path:
-    fig = _global_fig(results, var)
-    path = outdir / f"global_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(_global_fig(results, var), outdir / f"global_{var}.png", layout=False)
 
 
 def _elapsed(values: np.ndarray, start: object, units: str) -> tuple[np.ndarray, str]:
@@ -185,11 +190,7 @@ def _timeseries_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
     axes[0, 0].set_ylabel(f"global mean {var} [{series.attrs.get('units', '')}]")
-    fig.tight_layout()
-    path = outdir / f"timeseries_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, outdir / f"timeseries_{var}.png")]
 
 
 _MAX_POINTS = 500     # a series with more outputs than this is drawn as a running mean
@@ -238,11 +239,7 @@ def _map_figures(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
             ax.set_title(f"{var}: {s} sbits {m}", fontsize=9)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-    fig.tight_layout()
-    path = outdir / f"map_excess_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, outdir / f"map_excess_{var}.png")]
 
 
 def _convergence_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
@@ -267,11 +264,7 @@ def _convergence_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Pat
     ax.set_ylabel(f"global W [{wt.attrs.get('units', '')}]")
     ax.set_title(f"{var}: W(t) over growing windows")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = outdir / f"wt_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, outdir / f"wt_{var}.png")]
 
 
 def _profile_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
@@ -291,11 +284,7 @@ def _profile_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
     ax.set_ylabel(f"depth [{w['depth'].attrs.get('units', '')}]")
     ax.set_title(f"{var}: distance profile")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = outdir / f"profile_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, outdir / f"profile_{var}.png")]
 
 
 LINE_STYLE = {"nearest": "-", "stochastic": "--"}      # other modes: dotted
@@ -328,11 +317,7 @@ def _final_profile_figure(results: xr.Dataset, var: str, outdir: Path) -> list[P
     ax.set_ylabel(f"{dim} [{final[dim].attrs.get('units', '')}]")
     ax.set_title(f"{var} at {when}: member mean per setting", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = outdir / f"final_profile_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, outdir / f"final_profile_{var}.png")]
 
 
 def _time_mean_map_figure(results: xr.Dataset, var: str, outdir: Path) -> list[Path]:
@@ -361,11 +346,7 @@ def _time_mean_map_figure(results: xr.Dataset, var: str, outdir: Path) -> list[P
         ax.set_title(f"time-mean {var}: {s} sbits {m} minus double-precision controls", fontsize=9)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-    fig.tight_layout()
-    path = outdir / f"map_time_mean_{var}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, outdir / f"map_time_mean_{var}.png")]
 
 
 def _fmt(x: float) -> str:
