@@ -37,11 +37,13 @@ def _parse_value(text: str) -> Any:
 
 def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int | None,
                member: int | None, length: str | None, output_interval: str | None,
-               spinup: str | None, policy: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
+               spinup: str | None, policy: str | None, sets: tuple[str, ...],
+               backend: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (("precision.sbits", sbits), ("precision.ebits", ebits),
                        ("precision.mode", mode), ("precision.seed", seed),
-                       ("precision.policy", policy), ("run.member", member),
+                       ("precision.policy", policy), ("precision.backend", backend),
+                       ("run.member", member),
                        ("run.length", length), ("run.output_interval", output_interval),
                        ("run.spinup", spinup)):
         if value is not None:
@@ -62,6 +64,8 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
 @click.option("--mode", help="nearest | stochastic | toward_zero | upward | downward.")
 @click.option("--seed", type=int, help="Experiment seed (precision.seed).")
 @click.option("--policy", help="Compound operations: fused | sequential (precision.policy).")
+@click.option("--backend", help="emulated | native: the format's numpy dtype, nearest only "
+              "(precision.backend).")
 @click.option("--member", type=int, help="Ensemble member (run.member).")
 @click.option("--length", help="Output period, e.g. '60 years', '1000 steps' (run.length).")
 @click.option("--output-interval", help="Time between outputs, e.g. '1 day' (run.output_interval).")
@@ -79,7 +83,8 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
               help="Continue from a restart file (<output>.restart.nc of an earlier run).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, seed: int | None,
-        policy: str | None, member: int | None, length: str | None, output_interval: str | None,
+        policy: str | None, backend: str | None, member: int | None, length: str | None,
+        output_interval: str | None,
         spinup: str | None, sets: tuple[str, ...], output: Path | None, overwrite: bool,
         resume: bool, restart_from: Path | None, quiet: bool) -> None:
     """Run the experiment CONFIG (a TOML file); flags override the file."""
@@ -87,7 +92,7 @@ def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, se
     from lowprec.harness.run import Terminated
     from lowprec.harness.run import run as run_experiment
     overrides = _overrides(sbits, ebits, mode, seed, member, length, output_interval, spinup,
-                           policy, sets)
+                           policy, sets, backend)
     try:
         exp = load_config(config, overrides)
         if output is None and exp.run.output is None:
@@ -181,6 +186,7 @@ def describe(ds: Any, name: str) -> str:
         lines.append(f"  precision  sbits {a.get('lowprec_sbits')}, ebits {ebits}"
                      f"{' (float64 range)' if ebits == 'none' else ''}, mode "
                      f"{a.get('lowprec_mode')}, policy {a.get('lowprec_policy', '?')}, "
+                     f"backend {a.get('lowprec_backend', 'emulated')}, "
                      f"subnormals {a.get('lowprec_subnormals')}")
         lines.append(f"  member     {a.get('lowprec_member')} (seed {a.get('lowprec_seed')})")
         status = a.get("lowprec_status")

@@ -25,7 +25,13 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                            initial conditions and stochastic-
                                                            rounding bits derive from (seed, member)
     [precision] policy               str       "fused"     compound operations (sums, matmul,
-                                                           FFT): fused | sequential
+                                                           FFT): fused | sequential (backend
+                                                           emulated); native (backend native,
+                                                           its default and only policy)
+    [precision] backend              str       "emulated"  emulated (every result rounded by
+                                                           lowprec) | native (the format's numpy
+                                                           dtype: float32, float16, bfloat16,
+                                                           float8; nearest only; lowprec.native)
     [precision.components.NAME]      table     {}          per-component overrides of sbits, ebits,
                                                            subnormals, mode (NAME one of the
                                                            model's COMPONENTS)
@@ -92,13 +98,15 @@ import numpy as np
 from lowprec.errors import ConfigError
 
 MODES = ("nearest", "stochastic", "toward_zero", "upward", "downward")
-POLICIES = ("fused", "sequential")
+POLICIES = ("fused", "sequential", "native")
+BACKENDS = ("emulated", "native")
 FLOAT64_SBITS = 52
 SEED_LIMIT = 2**63      # precision.seed < 2**63: TOML integers and netCDF int64 attributes
 MEMBER_LIMIT = 2**31    # run.member < 2**31: the member coordinate is an int32
 
 TOP_KEYS = ("model", "params", "precision", "run", "sweep")
-PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "components")
+PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "backend",
+                  "components")
 COMPONENT_KEYS = ("sbits", "ebits", "subnormals", "mode")
 RUN_KEYS = ("length", "output_interval", "spinup", "member", "variables", "intervals", "output",
             "checkpoint_interval", "restart_from")
@@ -187,6 +195,7 @@ class Precision:
     seed: int = 0
     policy: str = "fused"
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backend: str = "emulated"
 
     @property
     def is_float64(self) -> bool:
@@ -241,6 +250,8 @@ class Experiment:
         if p.ebits is not None:
             precision["ebits"] = p.ebits
         precision.update(subnormals=p.subnormals, mode=p.mode, seed=p.seed, policy=p.policy)
+        if p.backend != "emulated":     # absent = emulated: resolved configs of earlier runs match
+            precision["backend"] = p.backend
         if p.components:
             precision["components"] = {k: dict(v) for k, v in p.components.items()}
         run = {k: v for k, v in dataclasses.asdict(self.run).items() if v is not None}
@@ -313,8 +324,19 @@ def make_model(exp: Experiment, emu: Any = None) -> Any:
     return cls(cls.Params(**exp.params), emu=FLOAT64 if emu is None else emu)
 
 
+def make_arithmetic(exp: Experiment) -> Any:
+    """The arithmetic a run is handed: plain numpy for float64 with fused compound operations,
+    else :func:`make_emulator`'s."""
+    p = exp.precision
+    if p.backend == "emulated" and p.is_float64 and p.policy == "fused":
+        from models.base import FLOAT64
+        return FLOAT64
+    return make_emulator(exp)
+
+
 def make_emulator(exp: Experiment) -> Any:
-    """The experiment's arithmetic: a :class:`lowprec.Emulator` for its precision and member."""
+    """The experiment's arithmetic: a :class:`lowprec.Emulator` for its precision and member, or
+    for ``backend = "native"`` a :class:`lowprec.native.NativeArithmetic` in the format's dtype."""
     from lowprec.emulated import Emulator
     from lowprec.formats import Format
     p = exp.precision
@@ -325,6 +347,10 @@ def make_emulator(exp: Experiment) -> Any:
         if "mode" in c:
             spec["mode"] = c["mode"]
         components[name] = spec
+    if p.backend == "native":
+        from lowprec.native import NativeArithmetic
+        return NativeArithmetic(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode,
+                                components=components or None)
     seed = rounding_seed(exp)
     return Emulator(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode, seed=seed,
                     components=components or None, policy=p.policy)
@@ -502,9 +528,20 @@ def _validate_precision(t: dict, cls: type, where: str) -> Precision:
         raise _err(where, "precision.seed", seed, "must be a non-negative integer below 2**63 "
                    f"(0 <= seed <= {SEED_LIMIT - 1}): TOML integers and the run file's "
                    "lowprec_seed attribute are signed 64-bit.")
-    policy = t.get("policy", "fused")
+    backend = t.get("backend", "emulated")
+    if backend not in BACKENDS:
+        raise _err(where, "precision.backend", backend, f"must be one of {', '.join(BACKENDS)} "
+                   "(native: the format's numpy dtype, nearest rounding only).")
+    policy = t.get("policy", "native" if backend == "native" else "fused")
     if policy not in POLICIES:
         raise _err(where, "precision.policy", policy, f"must be one of {', '.join(POLICIES)}.")
+    if (policy == "native") != (backend == "native"):
+        raise _err(where, "precision.policy", policy,
+                   "with backend = 'native', compound operations run as numpy runs them in the "
+                   "dtype (policy 'native'): leave policy out, or use backend = 'emulated' for "
+                   "fused | sequential." if backend == "native" else
+                   "policy 'native' (numpy's own compound operations) needs backend = 'native'; "
+                   "the emulator's policies are fused | sequential.")
     raw_components = t.get("components", {})
     if not isinstance(raw_components, Mapping):
         raise _err(where, "precision.components", raw_components,
@@ -533,8 +570,27 @@ def _validate_precision(t: dict, cls: type, where: str) -> Precision:
             else:
                 comp[k] = _check_bool(v, f"{key}.subnormals", where)
         components[name] = comp
-    return Precision(sbits=sbits, ebits=ebits, subnormals=subnormals, mode=mode, seed=int(seed),
-                     policy=policy, components=components)
+    precision = Precision(sbits=sbits, ebits=ebits, subnormals=subnormals, mode=mode,
+                          seed=int(seed), policy=policy, components=components, backend=backend)
+    if backend == "native":
+        _check_native(precision, where)
+    return precision
+
+
+def _check_native(p: Precision, where: str) -> None:
+    """Backend native: the format (and every component's) must be one numpy dtype, nearest."""
+    from lowprec.errors import FormatError
+    from lowprec.formats import Format
+    from lowprec.native import NativeArithmetic
+    components = {name: {"sbits": c.get("sbits", p.sbits), "ebits": c.get("ebits", p.ebits),
+                         "subnormals": c.get("subnormals", p.subnormals),
+                         "mode": c.get("mode", p.mode)} for name, c in p.components.items()}
+    try:
+        NativeArithmetic(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode,
+                         components=components)
+    except FormatError as e:
+        raise ConfigError(f"{where + ': ' if where else ''}precision.backend = 'native': "
+                          f"{e}") from None
 
 
 def _validate_run(t: dict, cls: type, where: str) -> RunSettings:

@@ -70,7 +70,7 @@ import xarray as xr
 
 from lowprec.errors import ConfigError
 from lowprec.harness.config import (DAY, Duration, Experiment, interval_ratio, load_config,
-                                    make_emulator, make_model, member_seed, parse_duration,
+                                    make_arithmetic, make_model, member_seed, parse_duration,
                                     whole_ratio)
 from lowprec.harness.progress import Progress, ProgressInfo
 from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart,
@@ -333,6 +333,7 @@ def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sche
         "lowprec_subnormals": "true" if p.subnormals else "false",
         "lowprec_mode": p.mode,
         "lowprec_policy": p.policy,
+        "lowprec_backend": p.backend,
         "lowprec_seed": np.int64(p.seed),
         "lowprec_member": np.int32(exp.run.member),
         "lowprec_status": status,
@@ -554,11 +555,9 @@ def _same_rounding_stream(restart_config: str, exp: Experiment) -> bool:
 
 
 def _arithmetic(exp: Experiment) -> Any:
-    """Plain numpy for float64 with fused compound operations; the emulator otherwise."""
-    if exp.precision.is_float64 and exp.precision.policy == "fused":
-        from models.base import FLOAT64
-        return FLOAT64
-    return make_emulator(exp)
+    """Plain numpy for float64 with fused compound operations; the emulator, or the native
+    arithmetic (``precision.backend``), otherwise."""
+    return make_arithmetic(exp)
 
 
 def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path: Path | None,
