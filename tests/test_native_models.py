@@ -340,3 +340,25 @@ def test_sweep_plans_native_runs_and_refuses_stochastic_ones_before_starting(tmp
         preflight(_load_experiment(bad), plan(bad))
     overridden = _load_experiment(heat(sbits=23, ebits=8), {"precision.backend": "native"})
     assert overridden.precision.backend == "native"
+
+
+def test_cli_backend_flag_and_inspect(tmp_path):
+    from click.testing import CliRunner
+    from lowprec.harness.cli import main
+    from lowprec.harness.config import load_config as load
+    import lowprec.experiments
+    from pathlib import Path
+    toml = Path(lowprec.experiments.__file__).parent / "heat.toml"
+    out = tmp_path / "heat_native.nc"
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", str(toml), "--backend", "native", "--sbits", "10",
+                                  "--ebits", "5", "--length", "3 days", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert open_run(out).attrs["lowprec_backend"] == "native"
+    assert load(tmp_path / "heat_native.toml").precision.backend == "native"
+    shown = runner.invoke(main, ["inspect", str(out)]).output
+    assert "policy native, backend native" in shown
+    refused = runner.invoke(main, ["run", str(toml), "--backend", "native", "--length", "3 days",
+                                   "-o", str(tmp_path / "no.nc"), "-q"])
+    assert refused.exit_code == 1 and "sbits=10) has no native dtype" in refused.output
+    assert not (tmp_path / "no.nc").exists()
