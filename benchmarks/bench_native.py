@@ -9,7 +9,7 @@
    warm-up, as ratios to float64. Shallow water runs with nondimensional gradients in float16
    (ν overflows float16 otherwise); its float64 reference is the same configuration.
 2. The "native" policy of compound operations, at the GCM's sizes (no model of today uses one
-   in its step): a sum of 5 000 values, a Legendre-like matmul (48 × 48 by 48 × 256) and an FFT
+   in its step): 64 sums of 5 000 values, a Legendre-like matmul (48 × 48 by 48 × 256) and an FFT
    of 96 longitudes (× 64 rows), inputs already in the format. Error of each policy against
    the exact result (float64 of the same inputs, normwise), in units of u = 2**-(sbits+1),
    and the share of results where native and fused differ.
@@ -112,8 +112,8 @@ def compound_errors(fmt_name: str) -> list[dict]:
     rng = np.random.default_rng(5)
     native = NativeArithmetic(fmt)
     cases = {
-        "sum 5000": (lambda: rng.standard_normal(5000) + 1.0,
-                     lambda x: np.sum(x)),
+        "sum 5000 (x64 rows)": (lambda: rng.standard_normal((64, 5000)) + 1.0,
+                                lambda x: np.sum(x, axis=-1)),
         "matmul 48x48 @ 48x256": (lambda: (rng.standard_normal((48, 48)),
                                            rng.standard_normal((48, 256))),
                                   lambda ab: ab[0] @ ab[1]),
