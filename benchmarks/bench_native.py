@@ -151,7 +151,6 @@ def transcendental_mismatch(fmt_name: str, n: int = 1_000_000) -> dict[str, floa
     """Share of numpy's exp/log/sin/cos/power results in the dtype that are not correctly
     rounded (against lowprec.round of the float64 result)."""
     fmt = FORMATS[fmt_name]
-    dtype = NativeArithmetic(fmt).dtype
     rng = np.random.default_rng(9)
     out = {}
     domains = {"exp": (-10, 10, np.exp), "log": (1e-3, 1e3, np.log), "sin": (-100, 100, np.sin),

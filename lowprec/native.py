@@ -259,7 +259,8 @@ class NativeArithmetic:
             c = self._consts.get(x)
             if c is None:
                 c = self.asarray(np.float64(x))[()]
-                if x == x and len(self._consts) < _CONST_CACHE_SIZE:
+                # ±0 share a dict key (0 == -0.0) and NaN never matches itself: not kept
+                if x != 0 and x == x and len(self._consts) < _CONST_CACHE_SIZE:
                     self._consts[x] = c
             return c
         a = self.asarray(x)

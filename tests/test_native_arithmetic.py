@@ -162,6 +162,7 @@ def test_the_protocol_a_model_uses():
     assert y.dtype == np.float32
     out = arith.to_float64(y)
     assert out.dtype == np.float64 and np.array_equal(out, y.astype(np.float64))
+    assert not np.signbit(arith.const(0.0)) and np.signbit(arith.const(-0.0))   # cache keeps −0
     assert arith.get_state() == {}
     arith.set_state({})
     arith.set_state({"counter": 7})       # an emulator's state: nothing to restore natively

@@ -343,16 +343,24 @@ def test_native_restart_is_bit_identical(tmp_path, fmt, monkeypatch):
 
 
 def test_sweep_plans_native_runs_and_refuses_stochastic_ones_before_starting(tmp_path):
-    from lowprec.harness.sweep import plan, preflight, _load_experiment
+    from lowprec.harness.sweep import experiment_for, plan, preflight
     cfg = {**heat(sbits=23, ebits=8, backend="native"),
            "sweep": {"sbits": [23], "modes": ["nearest"], "controls": 2, "members": 2}}
     keys = plan(cfg)
-    preflight(_load_experiment(cfg), keys)          # controls (float64) and float32: native
+    preflight(load_config(cfg), keys)               # controls (float64) and float32: native
+    for key in keys:
+        arith = make_arithmetic(load_config(experiment_for(load_config(cfg), key)))
+        assert isinstance(arith, NativeArithmetic)
+        assert arith.dtype == (np.float64 if key.sbits == 52 else np.float32)
     bad = {**cfg, "sweep": {**cfg["sweep"], "modes": ["nearest", "stochastic"]}}
     with pytest.raises(ConfigError, match="stochastic.*nearest .* only"):
-        preflight(_load_experiment(bad), plan(bad))
-    overridden = _load_experiment(heat(sbits=23, ebits=8), {"precision.backend": "native"})
+        preflight(load_config(bad), plan(bad))
+    # `lowprec sweep --set precision.backend=native` (and `tune`) reach it as any override
+    overridden = load_config({**heat(sbits=23, ebits=8), "sweep": bad["sweep"]},
+                             {"precision.backend": "native"})
     assert overridden.precision.backend == "native"
+    with pytest.raises(ConfigError, match="stochastic.*nearest .* only"):
+        preflight(overridden, plan(bad))
 
 
 def test_cli_backend_flag_and_inspect(tmp_path):
