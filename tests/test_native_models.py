@@ -325,16 +325,18 @@ def test_backend_defaults_and_the_resolved_config_round_trip():
     assert isinstance(make_arithmetic(load_config(heat(backend="native"))), NativeArithmetic)
 
 
-@pytest.mark.parametrize("fmt", [Format(23, 8), Format(7, 8)], ids=str)
+@pytest.mark.parametrize("fmt", [Format(23, 8), Format(10, 5), Format(7, 8)], ids=str)
 def test_native_restart_is_bit_identical(tmp_path, fmt, monkeypatch):
-    """float32/bfloat16 state through a float64 restart file and back, continued: the same bits
-    as the uninterrupted run (shallow water: three fields, nonlinear)."""
+    """float32/float16/bfloat16 state through a float64 restart file and back, continued: the
+    same bits as the uninterrupted run (shallow water: three fields, nonlinear)."""
     def sw(length: str) -> dict:
-        return {"model": "shallow_water", "params": {"nx": 20, "ny": 10},
+        return {"model": "shallow_water",
+                "params": {"nx": 20, "ny": 10, "nondimensional": fmt == Format(10, 5)},
                 "precision": {"sbits": fmt.sbits, "ebits": fmt.ebits, "backend": "native"},
                 "run": {"length": length, "output_interval": "6 hours"}}
     used = arithmetic_spy(monkeypatch)
     whole = run(sw("2 days"), tmp_path / "whole.nc")
+    assert whole.attrs["lowprec_status"] == "complete"
     run(sw("1 day"), tmp_path / "first.nc")
     restart = read_restart(tmp_path / "first.restart.nc")
     assert restart.emulator_state == {}
