@@ -334,12 +334,9 @@ def make_arithmetic(exp: Experiment) -> Any:
     return make_emulator(exp)
 
 
-def make_emulator(exp: Experiment) -> Any:
-    """The experiment's arithmetic: a :class:`lowprec.Emulator` for its precision and member, or
-    for ``backend = "native"`` a :class:`lowprec.native.NativeArithmetic` in the format's dtype."""
-    from lowprec.emulated import Emulator
-    from lowprec.formats import Format
-    p = exp.precision
+def _component_specs(p: Precision) -> dict[str, dict[str, Any]]:
+    """Each component override as a whole format (unset fields from the base), with its mode
+    when it sets one."""
     components = {}
     for name, c in p.components.items():
         spec = {"sbits": c.get("sbits", p.sbits), "ebits": c.get("ebits", p.ebits),
@@ -347,6 +344,16 @@ def make_emulator(exp: Experiment) -> Any:
         if "mode" in c:
             spec["mode"] = c["mode"]
         components[name] = spec
+    return components
+
+
+def make_emulator(exp: Experiment) -> Any:
+    """The experiment's arithmetic: a :class:`lowprec.Emulator` for its precision and member, or
+    for ``backend = "native"`` a :class:`lowprec.native.NativeArithmetic` in the format's dtype."""
+    from lowprec.emulated import Emulator
+    from lowprec.formats import Format
+    p = exp.precision
+    components = _component_specs(p)
     if p.backend == "native":
         from lowprec.native import NativeArithmetic
         return NativeArithmetic(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode,
@@ -582,12 +589,9 @@ def _check_native(p: Precision, where: str) -> None:
     from lowprec.errors import FormatError
     from lowprec.formats import Format
     from lowprec.native import NativeArithmetic
-    components = {name: {"sbits": c.get("sbits", p.sbits), "ebits": c.get("ebits", p.ebits),
-                         "subnormals": c.get("subnormals", p.subnormals),
-                         "mode": c.get("mode", p.mode)} for name, c in p.components.items()}
     try:
         NativeArithmetic(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode,
-                         components=components)
+                         components=_component_specs(p))
     except FormatError as e:
         raise ConfigError(f"{where + ': ' if where else ''}precision.backend = 'native': "
                           f"{e}") from None
