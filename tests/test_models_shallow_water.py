@@ -286,3 +286,101 @@ def test_mixed_precision_components_hold_the_state_at_23_bits():
     ref = ShallowWater(replace(SMALL, F0=1.0))
     b = ref.state_arrays(integrate(ref, ref.initial_state(2), 20))
     assert np.abs(a["eta"] - b["eta"]).max() < 0.05 * np.abs(b["eta"]).max()
+
+
+# --- the viscosity operator against an independent construction -----------------------------
+#
+# Oracle: the 5-point Laplacian as a dense matrix built from Kronecker products of 1-D second
+# differences, each written from the discretisation and the walls as stated in the module
+# docstring, not from the model's code. x is periodic (a circulant). In y:
+#   u rows sit at (j+½)Δ, half a cell from the walls; no-slip (u = 0 on the wall) by linear
+#   interpolation puts a ghost −u_0 below row 0 (and −u_{ny−1} above the last): the diagonal of
+#   the boundary rows is −3.  A free-slip wall (ghost +u) would make it −1.
+#   v rows sit at jΔ, j = 1..ny−1, with v = 0 on the walls j = 0, ny: plain Dirichlet, diagonal −2.
+# Eigenfunctions of the same operators: sin(kπ(j+½)/ny)·cos(2πmi/nx) for u (k = 1..ny) and
+# sin(kπj/ny)·cos(2πmi/nx) for v (k = 1..ny−1), eigenvalue −(4sin²(πm/nx) + 4sin²(kπ/2ny))/Δ².
+
+def second_difference(n: int, periodic: bool = False, end_diagonal: float = -2.0) -> np.ndarray:
+    """Dense 1-D second difference [1, −2, 1] on n points (no 1/Δ²)."""
+    D = -2.0 * np.eye(n) + np.eye(n, k=1) + np.eye(n, k=-1)
+    if periodic:
+        D[0, -1] = D[-1, 0] = 1.0
+    else:
+        D[0, 0] = D[-1, -1] = end_diagonal
+    return D
+
+
+def laplacian_matrix(nx: int, rows: int, wall_diagonal: float, spacing: float) -> np.ndarray:
+    """∇² on a (rows, nx) field flattened row-major ([y, x]): I⊗Dxx + Dyy⊗I, over Δ²."""
+    Dxx = second_difference(nx, periodic=True)
+    Dyy = second_difference(rows, end_diagonal=wall_diagonal)
+    return (np.kron(np.eye(rows), Dxx) + np.kron(Dyy, np.eye(nx))) / spacing ** 2
+
+
+def matrix_of(operator, shape: tuple[int, int]) -> np.ndarray:
+    """The dense matrix of a linear operator on (rows, nx) fields, column by column."""
+    n = shape[0] * shape[1]
+    return np.stack([np.asarray(operator(np.eye(n)[k].reshape(shape))).ravel() for k in range(n)],
+                    axis=1)
+
+
+NOSLIP, DIRICHLET = -3.0, -2.0          # boundary-row diagonals of Dyy for u and for v
+
+
+@pytest.mark.parametrize("nondimensional", [False, True])
+def test_viscosity_laplacians_are_the_stated_discretisation(nondimensional):
+    p = replace(SMALL, nx=8, ny=5, Lx=8.0e5, Ly=5.0e5, nondimensional=nondimensional)
+    diss = ShallowWater(p).dissipation
+    scale = 1.0 if nondimensional else p.spacing       # nondimensional: L without 1/Δ²
+    L_u = laplacian_matrix(p.nx, p.ny, NOSLIP, scale)
+    L_v = laplacian_matrix(p.nx, p.ny - 1, DIRICHLET, scale)
+    np.testing.assert_allclose(matrix_of(diss.laplacian_u, (p.ny, p.nx)), L_u,
+                               rtol=1e-14, atol=1e-14 * np.abs(L_u).max())
+    np.testing.assert_allclose(matrix_of(diss.laplacian_v, (p.ny - 1, p.nx)), L_v,
+                               rtol=1e-14, atol=1e-14 * np.abs(L_v).max())
+    # no-slip: symmetric negative definite, as the class docstring says (free-slip has a zero mode)
+    assert np.linalg.eigvalsh(L_u).max() < 0
+
+
+@pytest.mark.parametrize("nondimensional", [False, True])
+@pytest.mark.parametrize("k, m", [(1, 0), (2, 1), (5, 3)])
+def test_biharmonic_viscosity_of_an_eigenfunction(k, m, nondimensional):
+    """Drag off: the dissipation tendency of a no-slip eigenfunction is −ν·λ²·(the mode), for u
+    and for v, at the model's ν (scaled as Δ³), × Δ when nondimensional."""
+    p = replace(SMALL, c_D=0.0, nondimensional=nondimensional)
+    model = ShallowWater(p)
+    i = np.arange(p.nx)[None, :]
+    x_part = np.cos(2 * np.pi * m * i / p.nx)
+    lam_x = 4 * math.sin(math.pi * m / p.nx) ** 2
+    u_mode = np.sin(k * np.pi * (np.arange(p.ny)[:, None] + 0.5) / p.ny) * x_part
+    v_mode = np.sin(k * np.pi * np.arange(1, p.ny)[:, None] / p.ny) * x_part
+    lam = -(lam_x + 4 * math.sin(k * math.pi / (2 * p.ny)) ** 2) / p.spacing ** 2  # u and v
+    nu = 1.33e11 * (p.spacing / 2.0e4) ** 3                   # m⁴ s⁻¹ at this Δ
+    assert math.isclose(p.viscosity, nu, rel_tol=1e-15)
+    scale = p.spacing if nondimensional else 1.0
+    state = model.state_from_arrays({"u": 1e-3 * u_mode, "v": 1e-3 * v_mode,
+                                     "eta": np.zeros((p.ny, p.nx))})
+    Du, Dv = model.dissipation.tendency(state)
+    size = nu * lam ** 2 * 1e-3 * scale
+    np.testing.assert_allclose(Du, -size * u_mode, rtol=0, atol=1e-12 * size)
+    np.testing.assert_allclose(Dv, -size * v_mode, rtol=0, atol=1e-12 * size)
+
+
+def test_a_no_slip_mode_decays_at_its_viscous_rate_through_step():
+    """The whole step: a shear mode u = a·sin(kπ(j+½)/ny), uniform in x, flat bottom, no rotation,
+    wind or drag. The inviscid terms leave it steady up to O(a²) (tiny at a = 1e-6 m s⁻¹), so
+    each step multiplies it by 1 − Δt·ν·λ², λ the no-slip eigenvalue: over 200 steps the
+    amplitude must follow that rate to 1e-6 relative (a free-slip wall changes λ and the shape)."""
+    p = replace(SMALL, Omega=0.0, ridge_height=0.0, F0=0.0, c_D=0.0, nu=1.33e13)
+    model = ShallowWater(p)
+    k = 2
+    mode = np.sin(k * np.pi * (np.arange(p.ny)[:, None] + 0.5) / p.ny) * np.ones((1, p.nx))
+    lam = -4 * math.sin(k * math.pi / (2 * p.ny)) ** 2 / p.spacing ** 2
+    factor = 1 - model.dt * p.viscosity * lam ** 2
+    a, steps = 1e-6, 200
+    state = model.state_from_arrays({"u": a * mode, "v": np.zeros((p.ny - 1, p.nx)),
+                                     "eta": np.zeros((p.ny, p.nx))})
+    u = model.state_arrays(integrate(model, state, steps))["u"]
+    expected = a * factor ** steps
+    assert 0.05 < factor ** steps < 0.95                          # the decay is measurable
+    np.testing.assert_allclose(u, expected * mode, rtol=0, atol=1e-6 * expected)
