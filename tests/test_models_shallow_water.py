@@ -384,3 +384,79 @@ def test_a_no_slip_mode_decays_at_its_viscous_rate_through_step():
     expected = a * factor ** steps
     assert 0.05 < factor ** steps < 0.95                          # the decay is measurable
     np.testing.assert_allclose(u, expected * mode, rtol=0, atol=1e-6 * expected)
+
+
+# --- Coriolis, vortex force and drag against their equations (mutation-testing survivors) ---
+
+FLAT_UNFORCED = dict(ridge_height=0.0, F0=0.0, c_D=0.0, nu=0.0)
+
+
+def coriolis(p: ShallowWaterParams, y: np.ndarray) -> np.ndarray:
+    """Oracle: f = 2Ω sin φ + (2Ω cos φ / R)(y − Ly/2), s⁻¹, at northward distance y (m)."""
+    phi = math.radians(p.latitude)
+    return 2 * p.Omega * math.sin(phi) + 2 * p.Omega * math.cos(phi) / p.R * (y - p.Ly / 2)
+
+
+def at_rest_but(p: ShallowWaterParams, **fields) -> dict:
+    return {"u": np.zeros((p.ny, p.nx)), "v": np.zeros((p.ny - 1, p.nx)),
+            "eta": np.zeros((p.ny, p.nx))} | fields
+
+
+@pytest.mark.parametrize("scheme", ["arakawa_hsu", "sadourny"])
+def test_uniform_zonal_flow_feels_only_coriolis(scheme):
+    """u = U everywhere, flat bottom: no vorticity away from the walls, so ∂v/∂t = −f·U on the
+    β-plane (the PV flux's weights average a linear f exactly), and ∂u/∂t = ∂η/∂t = 0. The v rows
+    next to the walls feel the no-slip wall vorticity and are left out."""
+    p = replace(SMALL, pv_scheme=scheme, **FLAT_UNFORCED)
+    model = ShallowWater(p)
+    U = 0.5
+    k = model.tendency(model.state_from_arrays(at_rest_but(p, u=np.full((p.ny, p.nx), U))))
+    y_v = np.arange(1, p.ny) * p.spacing
+    expected = -coriolis(p, y_v)[:, None] * U * np.ones((1, p.nx))
+    np.testing.assert_allclose(k.v[1:-1], expected[1:-1], rtol=1e-12)
+    assert np.all(k.u == 0) and np.all(k.eta == 0)
+
+
+@pytest.mark.parametrize("scheme, tolerance", [("sadourny", 1e-10), ("arakawa_hsu", 0.5)])
+@pytest.mark.parametrize("direction", ["zonal", "meridional"])
+def test_parallel_shear_flow_vortex_force_cancels_the_bernoulli_gradient(scheme, tolerance,
+                                                                        direction):
+    """u = U(y) (or v = V(x)), flat bottom, η = 0: ζ×u cancels ∇(|u|²/2), leaving Coriolis:
+    ∂v/∂t = −f·U (or ∂u/∂t = f·V). Sadourny's averages cancel exactly; Arakawa–Hsu's leave a
+    residual measured at 0.22–0.27 × max|U·U'|, bound 0.5×. A wrong sign of ζ in q leaves 2UU'."""
+    p = replace(SMALL, pv_scheme=scheme, **FLAT_UNFORCED)
+    model = ShallowWater(p)
+    if direction == "zonal":
+        y_u = (np.arange(p.ny) + 0.5) * p.spacing
+        U = 0.5 * np.sin(2 * np.pi * y_u / p.Ly)
+        k = model.tendency(model.state_from_arrays(at_rest_but(p, u=np.repeat(U[:, None], p.nx, 1))))
+        U_v = 0.5 * (U[1:] + U[:-1])                                   # at v points
+        expected = -coriolis(p, np.arange(1, p.ny) * p.spacing)[:, None] * U_v[:, None]
+        scale = np.abs(U_v * np.diff(U) / p.spacing).max()             # |U·U'|
+        error = np.abs(k.v - expected)
+    else:
+        x_v = (np.arange(p.nx) + 0.5) * p.spacing
+        V = 0.5 * np.sin(6 * np.pi * x_v / p.Lx)
+        k = model.tendency(model.state_from_arrays(at_rest_but(p, v=np.repeat(V[None, :], p.ny - 1, 0))))
+        V_u = 0.5 * (V + np.roll(V, 1))                                # at u points
+        expected = coriolis(p, (np.arange(p.ny) + 0.5) * p.spacing)[:, None] * V_u[None, :]
+        scale = np.abs(V_u * (V - np.roll(V, 1)) / p.spacing).max()
+        error = np.abs(k.u - expected)[2:-2]          # v = 0 on the walls: shear in y there
+    assert error.max() < tolerance * scale, error.max() / scale
+    assert np.abs(expected).max() > 50 * scale                         # f·U dominates
+
+
+def test_quadratic_drag_is_c_D_speed_velocity_over_depth():
+    """Viscosity off, uniform flow: Du = −c_D|U|U/h and, away from the walls, Dv = −c_D|V|V/h,
+    h = H0 + η (flat bottom). The speed is at cell centres from the four face velocities."""
+    p = replace(SMALL, ridge_height=0.0, nu=0.0, c_D=2.0e-3)
+    model = ShallowWater(p)
+    eta = 0.25
+    for U, V in ((0.7, 0.0), (-0.4, 0.0), (0.0, 0.6), (0.0, -0.3)):
+        s = model.state_from_arrays(at_rest_but(p, u=np.full((p.ny, p.nx), U),
+                                                v=np.full((p.ny - 1, p.nx), V),
+                                                eta=np.full((p.ny, p.nx), eta)))
+        Du, Dv = model.dissipation.tendency(s)
+        h = p.H0 + eta
+        np.testing.assert_allclose(Du, -p.c_D * abs(U) * U / h, rtol=1e-14, atol=1e-20)
+        np.testing.assert_allclose(Dv[1:-1], -p.c_D * abs(V) * V / h, rtol=1e-14, atol=1e-20)
