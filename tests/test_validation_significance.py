@@ -246,3 +246,31 @@ def test_fdr_default_level_is_five_percent():
     p = np.array([0.04, 0.001, 0.3, 0.02])
     np.testing.assert_array_equal(fdr_reject(p), [False, True, False, True])
     np.testing.assert_array_equal(fdr_reject(p, 0.1), [True, True, False, True])
+
+
+from validation.significance import relabellings  # noqa: E402
+
+
+def test_relabellings_exact_and_sampled():
+    """Exact: all C(2N, N) labellings, each once, the observed one first. Sampled: the observed one
+    and B random labellings of N runs each, flagged as not exact."""
+    matrix, exact = relabellings(3, 3)
+    assert exact and matrix.shape == (6, 20)
+    columns = {tuple(np.flatnonzero(c)) for c in matrix.T}
+    assert columns == set(itertools.combinations(range(6), 3))
+    assert tuple(np.flatnonzero(matrix[:, 0])) == (0, 1, 2)
+    matrix, exact = relabellings(10, 10, max_relabellings=100, seed=3)
+    assert not exact and matrix.shape == (20, 101)
+    assert np.all(matrix.sum(axis=0) == 10) and tuple(np.flatnonzero(matrix[:, 0])) == tuple(range(10))
+
+
+def test_sampled_permutation_p_value_floor_is_one_over_b_plus_one():
+    """Beyond max_relabellings the smallest p is 1/(1 + B), the observed labelling counted: what
+    min_pvalue says, and what a setting far above its null gets (N = 9: C(18, 9) = 48620 >
+    20000, so the default B = 20000 samples)."""
+    rng = np.random.default_rng(23)
+    setting, null = 10 + rng.random(9), rng.random(9)
+    assert min_pvalue(9, 9) == 1 / 20_001
+    assert permutation_pvalues(setting, null) == min_pvalue(9, 9)
+    assert min_pvalue(10, 10, max_relabellings=100) == 1 / 101
+    assert permutation_pvalues(setting, null, max_relabellings=100) == 1 / 101
