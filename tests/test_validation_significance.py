@@ -246,6 +246,7 @@ def test_fdr_default_level_is_five_percent():
     p = np.array([0.04, 0.001, 0.3, 0.02])
     np.testing.assert_array_equal(fdr_reject(p), [False, True, False, True])
     np.testing.assert_array_equal(fdr_reject(p, 0.1), [True, True, False, True])
+    assert fdr_reject(np.array([0.05])).all()          # p(i) <= i/m · alpha: equality rejects
 
 
 from validation.significance import relabellings  # noqa: E402
