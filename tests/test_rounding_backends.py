@@ -104,3 +104,17 @@ def test_kernel_round_array_defaults_give_the_reference_bits():
         got = kernels.round_array(x, Format(10), MODE_CODES[mode])
         expected = rounding.round(x, Format(10), mode, seed=0, backend="numpy")
         assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), mode
+
+
+@pytest.mark.parametrize("index", [0, 1, 4095, 4096, 4097, 9999])
+def test_one_element_on_the_exact_path_in_a_block(index):
+    """A block of the kernel (4096 elements) in which exactly one element needs the exact path
+    (here a value below IEEE half's normal range): the kernel finds it by the sum of the indices
+    it flagged. Every mode, against the reference, at the block's edges and inside."""
+    x = np.random.default_rng(25).uniform(1.0, 2.0, 10_000)
+    x[index] = 3.3e-6                                      # subnormal in binary16 (< 2**-14)
+    for mode in rounding.MODES:
+        fast = rounding.round(x, Format(10, 5), mode, seed=5, counter=2, backend="numba")
+        ref = rounding.round(x, Format(10, 5), mode, seed=5, counter=2, backend="numpy")
+        assert np.array_equal(u64(fast), u64(ref)), mode
+        assert fast[index] != x[index]                     # it was rounded (3.3e-6 is not a half)
