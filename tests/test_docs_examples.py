@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import lowprec
 from lowprec.demo import EXPERIMENTS

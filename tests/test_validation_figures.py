@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import validation
-from test_validation_verdict import SBITS, ladder
+from test_validation_verdict import ladder
 from validation import figures
 
 PLANE = {"y": xr.DataArray(np.arange(3) * 4.0e4 + 2.0e4, dims="y", attrs={"units": "m"}),

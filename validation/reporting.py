@@ -136,17 +136,17 @@ def _list(sbits: tuple[int, ...]) -> str:
 
 # --- the tables
 
-def _runs_cell(labels: list[str]) -> tuple[str, bool]:
-    """"5", or "3 of 5: 1 blown up, 1 failed"; and whether every run completed."""
+def _runs_cell(labels: list[str]) -> str:
+    """"5" when every run completed, else e.g. "3 of 5: 1 blown up, 1 failed"."""
     total = sum(v != "absent" for v in labels)
     done = sum(v == "complete" for v in labels)
     if done == total:
-        return str(done), True
+        return str(done)
     counts: dict[str, int] = {}
     for v in labels:
-        if v != "complete":
+        if v not in ("complete", "absent"):
             counts[v.replace("_", " ")] = counts.get(v.replace("_", " "), 0) + 1
-    return f"{done} of {total}: " + ", ".join(f"{n} {what}" for what, n in counts.items()), False
+    return f"{done} of {total}: " + ", ".join(f"{n} {what}" for what, n in counts.items())
 
 
 def _fdr_cell(results: xr.Dataset, var: str, sel: dict) -> str:
@@ -192,7 +192,7 @@ def _variable_table(results: xr.Dataset, var: str) -> list[str]:
             labels = [str(v) for v in status.sel(sel).values]
             if all(v in ("absent", "no_output") for v in labels):
                 continue        # not part of the design
-            runs, _ = _runs_cell(labels)
+            runs = _runs_cell(labels)
             w = float(results[f"w1_global_{var}"].sel(sel))
             mark = lambda x: _fmt(x) + ("*" if not np.isfinite(x) else "")
             any_nan |= not np.isfinite(w)
