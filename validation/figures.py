@@ -179,56 +179,15 @@ def global_figure(results: xr.Dataset, var: str) -> Figure:
     are points, the tick labelled float64. Artists carry gids for tests: "w:<mode>",
     "excess:<mode>", "w-significant:<mode>", "w-open:<mode>", "null-band", "null-mean".
     """
-    null = float(results[f"w1_global_null_{var}"])
-    pairs = np.asarray(results[f"w1_global_null_pairs_{var}"].values, dtype=np.float64).ravel()
-    alpha = float(results.attrs.get("lowprec_alpha", 0.05))
-    pvalues = results.get(f"pvalue_global_{var}")
     fig, (ax_w, ax_e) = plt.subplots(1, 2, figsize=(10.5, 4.2), layout="constrained")
-    w_all, e_all, ticks, handles, blown_any = [null, *pairs], [], set(), [], False
-    for mode in _modes(results):
-        sbits = [int(s) for s in sorted(int(s) for s in results["sbits"].values)
-                 if (int(s), mode) != (CONTROL_SBITS, CONTROL_MODE) and was_run(results, int(s), mode)]
-        if not sbits:
-            continue
-        ticks.update(sbits)
-        colour, style, marker = MODE_COLOUR.get(mode, "C2"), LINE_STYLE.get(mode, ":"), MODE_MARKER.get(mode, "^")
-        w = results[f"w1_global_{var}"].sel(mode=mode, sbits=sbits).values
-        excess = results[f"w1_global_excess_{var}"].sel(mode=mode, sbits=sbits).values
-        members = results[f"w1_global_member_{var}"].sel(mode=mode, sbits=sbits).transpose("sbits", "member").values
-        w_all += list(w) + list(members.ravel())
-        e_all += list(excess) + list((members - null).ravel())
-        significant = (np.asarray(pvalues.sel(mode=mode, sbits=sbits).values) <= alpha
-                       if pvalues is not None else np.zeros(len(sbits), bool))
-        for ax, y, dots, key in ((ax_w, w, members, "w"), (ax_e, excess, members - null, "excess")):
-            ax.plot(sbits, y, ls=style, color=colour, lw=1.5, gid=f"{key}:{mode}")
-            ax.plot(np.repeat(sbits, dots.shape[1]), dots.ravel(), ".", color=colour, alpha=0.35, ms=4)
-            x = np.asarray(sbits)
-            ax.plot(x[significant], y[significant], marker, color=colour, ms=7, ls="none",
-                    gid=f"{key}-significant:{mode}")
-            ax.plot(x[~significant], y[~significant], marker, mfc="white", color=colour, ms=7,
-                    ls="none", gid=f"{key}-open:{mode}")
-        blown = results["blown_up"].sel(mode=mode, sbits=sbits).any("member").values
-        for s in np.asarray(sbits)[blown]:
-            blown_any = True
-            for ax in (ax_w, ax_e):
-                ax.axvline(s, color=colour, ls=":", lw=1)
-        handles.append(matplotlib.lines.Line2D([], [], color=colour, ls=style, marker=marker,
-                                               label=f"{mode}: mean over members"))
-    for ax, offset in ((ax_w, 0.0), (ax_e, null)):
-        if pairs.size and np.ptp(pairs) > 0:
-            ax.axhspan(pairs.min() - offset, pairs.max() - offset, color="0.85", zorder=0, gid="null-band")
-        ax.axhline(null - offset, color="0.2", lw=1, zorder=1, gid="null-mean")
+    drawn = [_mode_against_sbits(ax_w, ax_e, results, var, mode) for mode in _modes(results)]
+    drawn = [d for d in drawn if d is not None]
+    null = _null_band(ax_w, ax_e, results, var)
+    ticks = sorted({s for d in drawn for s in d["sbits"]})
+    for ax in (ax_w, ax_e):
         if ticks:
-            _sbits_axis(ax, sorted(ticks))
-    if spans_decades(w_all):
-        ax_w.set_yscale("log")
-        magnitudes = np.abs(np.asarray(e_all, dtype=np.float64))
-        magnitudes = magnitudes[np.isfinite(magnitudes) & (magnitudes > 0)]
-        spread = float(np.ptp(pairs)) if pairs.size else 0.0
-        linthresh = spread or (float(magnitudes.min()) if magnitudes.size else 1.0)
-        ax_e.set_yscale("symlog", linthresh=linthresh)
-        if np.nanmin(np.asarray(e_all, dtype=np.float64), initial=0.0) >= 0:
-            ax_e.set_ylim(bottom=-0.5 * linthresh)      # nothing below the null: no empty half
+            _sbits_axis(ax, ticks)
+    _log_where_decades(ax_w, ax_e, results, var, drawn)
     units = units_text(results[f"w1_global_{var}"].attrs.get("units", ""))
     agg = aggregate(results, var)
     ax_w.set_ylabel(f"{statistic(results)}{units}")
@@ -237,15 +196,17 @@ def global_figure(results: xr.Dataset, var: str) -> Figure:
     ax_e.set_title("excess over the null", fontsize=9)
     fig.suptitle(f"{short_name(results, var)}: how many bits before it differs from double precision?",
                  fontsize=10)
-    handles += [matplotlib.lines.Line2D([], [], color="0.4", marker="o", ls="none", label=f"p ≤ {alpha:g}: significant"),
-                matplotlib.lines.Line2D([], [], color="0.4", marker="o", mfc="white", ls="none",
-                                        label=f"p > {alpha:g}" if pvalues is not None else "no p-values"),
-                matplotlib.lines.Line2D([], [], color="0.4", marker=".", alpha=0.5, ls="none", label="one member"),
-                matplotlib.patches.Patch(color="0.85", label="null: control × null pairs (min–max)"),
-                matplotlib.lines.Line2D([], [], color="0.2", lw=1,
-                                        label="null: mean" + (" = 0 (identical runs)" if null == 0 else ""))]
-    if blown_any:
-        handles.append(matplotlib.lines.Line2D([], [], color="0.4", ls=":", label="a member blew up"))
+    alpha = float(results.attrs.get("lowprec_alpha", 0.05))
+    key = lambda **kw: matplotlib.lines.Line2D([], [], **kw)
+    handles = [d["handle"] for d in drawn] + [
+        key(color="0.4", marker="o", ls="none", label=f"p ≤ {alpha:g}: significant"),
+        key(color="0.4", marker="o", mfc="white", ls="none",
+            label=f"p > {alpha:g}" if f"pvalue_global_{var}" in results else "no p-values"),
+        key(color="0.4", marker=".", alpha=0.5, ls="none", label="one member"),
+        matplotlib.patches.Patch(color="0.85", label="null: control × null pairs (min–max)"),
+        key(color="0.2", lw=1, label="null: mean" + (" = 0 (identical runs)" if null == 0 else ""))]
+    if any(d["blown"] for d in drawn):
+        handles.append(key(color="0.4", ls=":", label="a member blew up"))
     _outside_legend(fig, handles)
     caption = (f"{statistic(results)}{' (' + agg + ')' if agg else ''} of each setting from the "
                "double-precision controls (left) and its excess over the null (right) against "
@@ -253,6 +214,71 @@ def global_figure(results: xr.Dataset, var: str) -> Figure:
                "for the sbits at which a mode leaves the band: filled markers are significant "
                f"(p ≤ {alpha:g}).")
     return Figure(fig, f"global_{var}.png", caption)
+
+
+def _mode_against_sbits(ax_w: plt.Axes, ax_e: plt.Axes, results: xr.Dataset, var: str,
+                        mode: str) -> dict | None:
+    """One mode's settings on both axes: mean line, member dots, filled/open markers by
+    significance, blow-ups as dotted verticals. Returns what was drawn (None: no setting run)."""
+    sbits = [s for s in sorted(int(s) for s in results["sbits"].values)
+             if (s, mode) != (CONTROL_SBITS, CONTROL_MODE) and was_run(results, s, mode)]
+    if not sbits:
+        return None
+    colour, style, marker = MODE_COLOUR.get(mode, "C2"), LINE_STYLE.get(mode, ":"), MODE_MARKER.get(mode, "^")
+    null = float(results[f"w1_global_null_{var}"])
+    sel = {"mode": mode, "sbits": sbits}
+    w = results[f"w1_global_{var}"].sel(sel).values
+    members = results[f"w1_global_member_{var}"].sel(sel).transpose("sbits", "member").values
+    pvalues = results.get(f"pvalue_global_{var}")
+    alpha = float(results.attrs.get("lowprec_alpha", 0.05))
+    significant = (np.asarray(pvalues.sel(sel).values) <= alpha if pvalues is not None
+                   else np.zeros(len(sbits), bool))
+    x = np.asarray(sbits)
+    for ax, y, dots, key in ((ax_w, w, members, "w"), (ax_e, w - null, members - null, "excess")):
+        ax.plot(x, y, ls=style, color=colour, lw=1.5, gid=f"{key}:{mode}")
+        ax.plot(np.repeat(x, dots.shape[1]), dots.ravel(), ".", color=colour, alpha=0.35, ms=4)
+        ax.plot(x[significant], y[significant], marker, color=colour, ms=7, ls="none",
+                gid=f"{key}-significant:{mode}")
+        ax.plot(x[~significant], y[~significant], marker, mfc="white", color=colour, ms=7,
+                ls="none", gid=f"{key}-open:{mode}")
+    blown = x[results["blown_up"].sel(sel).any("member").values]
+    for s in blown:
+        for ax in (ax_w, ax_e):
+            ax.axvline(s, color=colour, ls=":", lw=1)
+    return {"sbits": sbits, "w": [*w, *members.ravel()], "excess": [*(w - null), *(members - null).ravel()],
+            "blown": bool(blown.size),
+            "handle": matplotlib.lines.Line2D([], [], color=colour, ls=style, marker=marker,
+                                              label=f"{mode}: mean over members")}
+
+
+def _null_band(ax_w: plt.Axes, ax_e: plt.Axes, results: xr.Dataset, var: str) -> float:
+    """The null's mean as a line and the spread of its pair distances as a band (on the
+    excess axis: relative to the mean). Returns the null's mean."""
+    null = float(results[f"w1_global_null_{var}"])
+    pairs = np.asarray(results[f"w1_global_null_pairs_{var}"].values, dtype=np.float64).ravel()
+    for ax, offset in ((ax_w, 0.0), (ax_e, null)):
+        if pairs.size and np.ptp(pairs) > 0:
+            ax.axhspan(pairs.min() - offset, pairs.max() - offset, color="0.85", zorder=0, gid="null-band")
+        ax.axhline(null - offset, color="0.2", lw=1, zorder=1, gid="null-mean")
+    return null
+
+
+def _log_where_decades(ax_w: plt.Axes, ax_e: plt.Axes, results: xr.Dataset, var: str,
+                       drawn: list[dict]) -> None:
+    """A log distance axis, and a symmetric-log excess axis, when the distances span decades;
+    the excess axis linear within the null's spread (or the smallest excess, for a null of 0)."""
+    pairs = np.asarray(results[f"w1_global_null_pairs_{var}"].values, dtype=np.float64).ravel()
+    null = float(results[f"w1_global_null_{var}"])
+    if not spans_decades([null, *pairs, *(v for d in drawn for v in d["w"])]):
+        return
+    ax_w.set_yscale("log")
+    excess = np.asarray([v for d in drawn for v in d["excess"]], dtype=np.float64)
+    magnitudes = np.abs(excess[np.isfinite(excess) & (excess != 0)])
+    spread = float(np.ptp(pairs)) if pairs.size else 0.0
+    linthresh = spread or (float(magnitudes.min()) if magnitudes.size else 1.0)
+    ax_e.set_yscale("symlog", linthresh=linthresh)
+    if np.nanmin(excess, initial=0.0) >= 0:
+        ax_e.set_ylim(bottom=-0.5 * linthresh)      # nothing below the null: no empty half
 
 
 # --- where: maps, sbits × mode panels
@@ -503,9 +529,9 @@ def timeseries_figure(results: xr.Dataset, var: str) -> Figure | None:
         _sbits_colourbar(fig, axes[0, :].tolist(), colours)
     _outside_legend(fig, [matplotlib.lines.Line2D([], [], color="k", lw=2, label="double precision: null (member mean)"),
                           matplotlib.lines.Line2D([], [], color="0.65", lw=0.8, label="double precision: each control")])
-    caption = (f"{what} against time for each setting (colour = sbits, "
-               "member mean), the double-precision controls in grey and the null in black. Look "
-               "for drift or stagnation: a setting that stops following the controls.")
+    caption = (f"The {mean + ' of the ' if mean else ''}variable against time for each setting "
+               "(colour = sbits, member mean), the double-precision controls in grey and the null "
+               "in black. Look for drift or stagnation: a setting that stops following the controls.")
     return Figure(fig, f"timeseries_{var}.png", caption)
 
 

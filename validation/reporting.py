@@ -39,9 +39,9 @@ def _has_points(results: xr.Dataset, var: str) -> bool:
 
 
 def _name(results: xr.Dataset, var: str) -> str:
-    """"soil temperature (T)", or the name alone when there is no long_name."""
+    """"soil temperature (T)"; the long_name alone when it names the variable ("Lorenz-63 x")."""
     short = figures.short_name(results, var)
-    return var if short == var else f"{short} ({var})"
+    return short if var in short.split() else f"{short} ({var})"
 
 
 def _null_is_zero(results: xr.Dataset, var: str) -> bool:
