@@ -99,3 +99,26 @@ def test_validation_file_of_a_real_lorenz63_sweep_is_clean_cf(tmp_path):
     with xr.open_dataset(path) as v:
         assert "model_time" in v.dims and "time" not in v.dims
         assert v.attrs["lowprec_pvalue_floor"] == 1 / 70
+
+
+def test_daily_means_with_bounds_are_clean_cf(tmp_path):
+    """A variable on time_1d with CF bounds, as open_sweep gives the shallow-water energies: the
+    bounds carry no long_name of their own (§7.1) and none of the run files' scalar coordinates
+    (their encoding names sbits, mode, member: §5 then sees mode as a 2-D auxiliary coordinate)."""
+    ds = gridded_sweep(n_time=60)
+    ends = ds["time"].values[3::4]
+    ds = ds.assign_coords(time_1d=("time_1d", ends))
+    ds["time_1d"].attrs.update(standard_name="time", long_name="time at the end of each averaging "
+                               "interval", axis="T", bounds="time_1d_bounds")
+    ds["time_1d"].encoding.update(units="days since 0001-01-01 00:00:00", calendar="365_day")
+    starts = ds["time"].values[0:60:4] - (ds["time"].values[1] - ds["time"].values[0])
+    ds = ds.assign_coords(time_1d_bounds=(("time_1d", "nv"), np.stack([starts, ends], axis=1)))
+    ds["time_1d_bounds"].encoding.update(units="days since 0001-01-01 00:00:00", calendar="365_day",
+                                         coordinates="member mode sbits")
+    daily = ds["T"].isel(time=slice(3, None, 4)).rename(time="time_1d")
+    ds["E"] = daily.assign_coords(time_1d=ds["time_1d"]).assign_attrs(units="J m-2", long_name="energy")
+    res = validation.evaluate(ds, windows=2)
+    path = tmp_path / "validation.nc"
+    res.to_netcdf(path)
+    failed = cf_failures(path)
+    assert not failed.get(HIGH) and not failed.get(MEDIUM), failed

@@ -727,12 +727,16 @@ def _describe_coordinates(out: xr.Dataset, ds: xr.Dataset) -> None:
         bounds = source.attrs.get("bounds")
         if bounds in ds.variables and name != "window_end":
             out.coords[bounds] = ds[bounds].isel({name: slice(ds.sizes[name] - out.sizes[name], None)})
-            out[bounds].attrs = {}
+            out[bounds].attrs = {}      # CF §7.1: bounds inherit their parent's attributes
+            # ... and not the run files' `coordinates` (scalar sbits, mode, member) either
+            out[bounds].encoding = {k: v for k, v in ds[bounds].encoding.items()
+                                    if k in ("units", "calendar", "dtype")}
             attrs["bounds"] = bounds
         out[name].attrs = attrs
         out[name].encoding.update(encoding)
+    bounds_names = {c.attrs.get("bounds") for c in out.coords.values()}
     for name, c in out.coords.items():
-        if not c.attrs.get("long_name") and not c.attrs.get("standard_name"):
+        if name not in bounds_names and not c.attrs.get("long_name") and not c.attrs.get("standard_name"):
             c.attrs["long_name"] = str(name)
         if str(name) not in ("mode",):
             c.encoding["_FillValue"] = None

@@ -14,6 +14,7 @@ with a one-line caption saying what to look for (`Figure`). Conventions shared b
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -148,6 +149,11 @@ def _outside_legend(fig: plt.Figure, handles: list) -> None:
                frameon=False)
 
 
+def _suptitle(fig: plt.Figure, text: str) -> None:
+    """The figure's title, wrapped to its width (long_names can be long)."""
+    fig.suptitle(textwrap.fill(text, max(40, int(11 * fig.get_figwidth()))), fontsize=10)
+
+
 def _sbits_axis(ax: plt.Axes, sbits: Sequence[int]) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(sbits, [f"{s}\n(float64)" if s == CONTROL_SBITS else str(s) for s in sbits])
@@ -194,8 +200,7 @@ def global_figure(results: xr.Dataset, var: str) -> Figure:
     ax_e.set_ylabel(f"excess {statistic(results)} over the null{units}")
     ax_w.set_title(f"distance from the double-precision controls{' (' + agg + ')' if agg else ''}", fontsize=9)
     ax_e.set_title("excess over the null", fontsize=9)
-    fig.suptitle(f"{short_name(results, var)}: how many bits before it differs from double precision?",
-                 fontsize=10)
+    _suptitle(fig, f"{short_name(results, var)}: how many bits before it differs from double precision?")
     alpha = float(results.attrs.get("lowprec_alpha", 0.05))
     key = lambda **kw: matplotlib.lines.Line2D([], [], **kw)
     handles = [d["handle"] for d in drawn] + [
@@ -302,7 +307,7 @@ def _map_grid(results: xr.Dataset, fields: dict[tuple[int, str], xr.DataArray], 
     y, x, ys, xs, unit = _plane(any_field)
     aspect = (np.ptp(ys) or 1.0) / (np.ptp(xs) or 1.0)
     fig, axes = plt.subplots(len(sbits), len(modes), squeeze=False, sharex=True, sharey=True,
-                             figsize=(1.0 + 3.6 * len(modes), 0.9 + (3.6 * aspect + 0.45) * len(sbits)),
+                             figsize=(1.0 + 3.6 * len(modes), 1.0 + (3.0 * aspect + 0.5) * len(sbits)),
                              layout="constrained")
     values = np.concatenate([np.ravel(f.values) for f in fields.values()])
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
@@ -333,7 +338,7 @@ def _map_grid(results: xr.Dataset, fields: dict[tuple[int, str], xr.DataArray], 
         ax.set_ylabel(f"{y} [{unit}]" if unit else y)
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, label=colour_label, shrink=min(1.0, 0.3 + 0.2 * len(sbits)))
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     return fig
 
 
@@ -453,7 +458,7 @@ def convergence_figure(results: xr.Dataset, var: str) -> Figure | None:
         ax.set_yscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel(distance_label(results, var))
-    fig.suptitle(f"{short_name(results, var)}: {statistic(results)} over growing windows [0, t]", fontsize=10)
+    _suptitle(fig, f"{short_name(results, var)}: {statistic(results)} over growing windows [0, t]")
     if colours:
         _sbits_colourbar(fig, ax, colours)
     modes = sorted({m for _, m in settings}, key=_modes(results).index)
@@ -523,8 +528,8 @@ def timeseries_figure(results: xr.Dataset, var: str) -> Figure | None:
     units = series.attrs.get("units", "")
     name = short_name(results, var)
     what = f"{name}, {mean}" if mean else name
-    axes[0, 0].set_ylabel(f"{what}{units_text(units)}")
-    fig.suptitle(f"{what}, against time: member mean per setting", fontsize=10)
+    axes[0, 0].set_ylabel(textwrap.fill(f"{what}{units_text(units)}", 40))
+    _suptitle(fig, f"{what}, against time: member mean per setting")
     if colours:
         _sbits_colourbar(fig, axes[0, :].tolist(), colours)
     _outside_legend(fig, [matplotlib.lines.Line2D([], [], color="k", lw=2, label="double precision: null (member mean)"),
@@ -568,7 +573,7 @@ def profile_figure(results: xr.Dataset, var: str) -> Figure | None:
         ax.invert_yaxis()
     ax.set_xlabel(f"{statistic(results)}{units_text(w.attrs.get('units', ''))}")
     ax.set_ylabel(f"{dim}{units_text(w[dim].attrs.get('units', ''))}")
-    fig.suptitle(f"{short_name(results, var)}: distance from double precision at each {dim}", fontsize=10)
+    _suptitle(fig, f"{short_name(results, var)}: distance from double precision at each {dim}")
     if colours:
         _sbits_colourbar(fig, ax, colours)
     null_label = "null" if np.any(null != 0) else "null: 0 at every level (identical runs)"
@@ -603,8 +608,7 @@ def final_profile_figure(results: xr.Dataset, var: str) -> Figure | None:
     name = short_name(results, var)
     ax.set_xlabel(f"{name}{units_text(final.attrs.get('units', ''))}")
     ax.set_ylabel(f"{dim}{units_text(final[dim].attrs.get('units', ''))}")
-    fig.suptitle(f"{name} at the last output{' (' + when + ')' if when else ''}: member mean per "
-                 "setting", fontsize=10)
+    _suptitle(fig, f"{name} at the last output{' (' + when + ')' if when else ''}: member mean per setting")
     if colours:
         _sbits_colourbar(fig, ax, colours)
     _outside_legend(fig, [matplotlib.lines.Line2D([], [], color="k", lw=2.5, label="double precision: controls (mean)")]
