@@ -551,34 +551,47 @@ def _downward(results: xr.Dataset, dim: str) -> bool:
     return dim == "depth" or results[dim].attrs.get("positive") == "down"
 
 
+def _column_figure(results: xr.Dataset, per_setting: xr.DataArray, reference: np.ndarray,
+                   reference_gid: str, reference_label: str, xlabel: str, title: str,
+                   key: str, log: bool = False) -> plt.Figure:
+    """Values against the column's one dim: a line per scored setting (colour = sbits, line
+    style = mode), the double-precision reference in black, depth downward."""
+    dim = _column_dim(per_setting)
+    z = per_setting[dim].values
+    settings = _scored_settings(results, per_setting)
+    colours = sbits_colours([s for s, _ in settings])
+    fig, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
+    ax.plot(on_log(reference, log), z, "k-", lw=2.5, gid=reference_gid)
+    for s, m in settings:
+        ax.plot(on_log(per_setting.sel(sbits=s, mode=m).values, log), z, ls=LINE_STYLE.get(m, ":"),
+                color=colours[s], lw=1.3, gid=f"{key}:{s}:{m}")
+    if log:
+        ax.set_xscale("log")
+    if _downward(results, dim):
+        ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{dim}{units_text(per_setting[dim].attrs.get('units', ''))}")
+    _suptitle(fig, title)
+    if colours:
+        _sbits_colourbar(fig, ax, colours)
+    _outside_legend(fig, [matplotlib.lines.Line2D([], [], color="k", lw=2.5, label=reference_label)]
+                    + _mode_handles(sorted({m for _, m in settings}, key=_modes(results).index)))
+    return fig
+
+
 def profile_figure(results: xr.Dataset, var: str) -> Figure | None:
     """The distance at each level of a column model (1 space dim), per setting and the null."""
     w = results[f"w1_{var}"]
     dim = _column_dim(w)
     if dim is None:
         return None
-    z = w[dim].values
-    settings = _scored_settings(results, w)
-    colours = sbits_colours([s for s, _ in settings])
-    fig, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
     null = results[f"w1_null_{var}"].values
-    log = spans_decades(w.values)
-    ax.plot(on_log(null, log), z, "k-", lw=2.5, gid="null")
-    for s, m in settings:
-        ax.plot(on_log(w.sel(sbits=s, mode=m).values, log), z, ls=LINE_STYLE.get(m, ":"),
-                color=colours[s], lw=1.3, gid=f"profile:{s}:{m}")
-    if log:
-        ax.set_xscale("log")
-    if _downward(results, dim):
-        ax.invert_yaxis()
-    ax.set_xlabel(f"{statistic(results)}{units_text(w.attrs.get('units', ''))}")
-    ax.set_ylabel(f"{dim}{units_text(w[dim].attrs.get('units', ''))}")
-    _suptitle(fig, f"{short_name(results, var)}: distance from double precision at each {dim}")
-    if colours:
-        _sbits_colourbar(fig, ax, colours)
-    null_label = "null" if np.any(null != 0) else "null: 0 at every level (identical runs)"
-    _outside_legend(fig, [matplotlib.lines.Line2D([], [], color="k", lw=2.5, label=null_label)]
-                    + _mode_handles(sorted({m for _, m in settings}, key=_modes(results).index)))
+    fig = _column_figure(
+        results, w, null, "null",
+        "null" if np.any(null != 0) else "null: 0 at every level (identical runs)",
+        f"{statistic(results)}{units_text(w.attrs.get('units', ''))}",
+        f"{short_name(results, var)}: distance from double precision at each {dim}",
+        "profile", log=spans_decades(w.values))
     caption = (f"{statistic(results)} at each {dim}: colour = sbits, line style = mode, black = the "
                f"null. Look for the {dim}s where low precision departs most.")
     return Figure(fig, f"profile_{var}.png", caption)
@@ -588,31 +601,16 @@ def final_profile_figure(results: xr.Dataset, var: str) -> Figure | None:
     """The state at the last output of a column model, member mean per setting, against the
     controls' (stagnation at few bits shows as a profile that stopped moving)."""
     key = f"final_mean_{var}"
-    if key not in results:
+    if key not in results or _column_dim(results[key]) is None:
         return None
     final = results[key]
-    dim = _column_dim(final)
-    if dim is None:
-        return None
-    z = final[dim].values
-    settings = _scored_settings(results, final)
-    colours = sbits_colours([s for s, _ in settings])
-    fig, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
-    ax.plot(results[f"final_mean_control_{var}"].values, z, "k-", lw=2.5, gid="controls")
-    for s, m in settings:
-        ax.plot(final.sel(sbits=s, mode=m).values, z, ls=LINE_STYLE.get(m, ":"), color=colours[s],
-                lw=1.3, gid=f"final:{s}:{m}")
-    if _downward(results, dim):
-        ax.invert_yaxis()
     when = str(final.attrs.get("lowprec_time", "")).removesuffix(" 00:00:00")
     name = short_name(results, var)
-    ax.set_xlabel(f"{name}{units_text(final.attrs.get('units', ''))}")
-    ax.set_ylabel(f"{dim}{units_text(final[dim].attrs.get('units', ''))}")
-    _suptitle(fig, f"{name} at the last output{' (' + when + ')' if when else ''}: member mean per setting")
-    if colours:
-        _sbits_colourbar(fig, ax, colours)
-    _outside_legend(fig, [matplotlib.lines.Line2D([], [], color="k", lw=2.5, label="double precision: controls (mean)")]
-                    + _mode_handles(sorted({m for _, m in settings}, key=_modes(results).index)))
+    fig = _column_figure(
+        results, final, results[f"final_mean_control_{var}"].values, "controls",
+        "double precision: controls (mean)", f"{name}{units_text(final.attrs.get('units', ''))}",
+        f"{name} at the last output{' (' + when + ')' if when else ''}: member mean per setting",
+        "final")
     caption = (f"{name} at the last output, member mean per setting (colour = sbits, line style = "
                "mode), the double-precision controls in black. Look for profiles that stopped "
                "short of the controls': stagnation.")
