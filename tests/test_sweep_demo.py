@@ -27,7 +27,17 @@ def test_demo_configs_are_valid_experiments():
         exp = load_config(config)
         assert exp.model == name
         spec = parse_sweep(exp.sweep)
-        assert spec.sbits == tuple(DEMO_SBITS) and spec.controls == 3 and spec.members == 3
+        assert spec.sbits == tuple(DEMO_SBITS) and spec.controls == 5 and spec.members == 5
+
+
+def test_the_demo_design_can_reach_significance():
+    """Its smallest attainable p-value (1/C(2N, N), N competitor members) is below alpha = 0.05:
+    3 members would give 1/20 = alpha, and nothing could ever be shown."""
+    from validation.significance import pvalue_floor
+    for config in demo_configs().values():
+        spec = parse_sweep(load_config(config).sweep)
+        floor, _ = pvalue_floor("permutation", spec.controls, spec.members, spec.members)
+        assert floor == 1 / 252 < 0.05
 
 
 def test_rounding_table_agrees_with_float32_and_float16_casts():

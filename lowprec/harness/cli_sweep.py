@@ -243,6 +243,8 @@ def run_validation(sweep_dir: Path, **options: object) -> Path:
         # Run files written before the harness recorded their sample dims.
         kwargs["pool_dims"] = tuple(d for d in LEGACY_POOL_DIMS if d in ds.dims)
     results = validation.evaluate(ds, **kwargs)
+    for line in validation.design_notes(results.attrs):   # the p-value floor
+        print(line, file=sys.stderr)
     path = Path(sweep_dir) / VALIDATION_FILE
     write_atomic(results.compute(), path)
     return path
@@ -259,6 +261,7 @@ def make_report(sweep_dir: Path, **options: object) -> list[Path]:
 
     path = Path(sweep_dir) / VALIDATION_FILE
     given = {k: v for k, v in options.items() if v is not None}
+    reused = not given and path.exists()    # else validated here, which prints the p-value floor
     if given:
         print(f"validating {sweep_dir} with {', '.join(f'{k}={v!r}' for k, v in given.items())}",
               file=sys.stderr)
@@ -268,5 +271,8 @@ def make_report(sweep_dir: Path, **options: object) -> list[Path]:
               "validate`)", file=sys.stderr)
         run_validation(sweep_dir)
     with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as results:
+        if reused:
+            for line in validation.design_notes(results.attrs):
+                print(line, file=sys.stderr)
         paths = validation.report(results.load(), Path(sweep_dir) / REPORT_DIR)
     return [Path(p) for p in paths]
