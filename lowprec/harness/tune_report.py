@@ -225,6 +225,7 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     variables = list(spec.variables)
     cols = min(3, len(variables))
     rows = math.ceil(len(variables) / cols)
@@ -256,16 +257,20 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
                 ax.axvline(chosen, color=colour, ls="--", lw=1)
                 ax.annotate(f"{chosen}", (chosen, 1.0), xycoords=("data", "axes fraction"),
                             color=colour, ha="left", va="top", fontsize=8)
-        if band > 0:
-            ax.set_yscale("symlog", linthresh=band)
+        if band > 0:                            # linear within the band, logarithmic beyond
+            ax.set_yscale("symlog", linthresh=band, linscale=2)
+            decades = [10.0 ** k for k in range(math.ceil(math.log10(band)),
+                                                 math.floor(math.log10(top)) + 1)]
+            ax.set_yticks([0.0] + decades + [-d for d in decades if d <= top / 10])
+            ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("sbits of " + component)
         ax.set_ylabel(f"excess W1 of {v} [{own[0]['variables'][v]['units'] if own else '1'}]")
         ax.set_title(f"{component}: {v}", fontsize=10)
     for ax in axes.flat[len(variables):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"{component}: filled fails, open passes\n(p-value level {spec.level:.2g}); "
-                 "dashed: chosen sbits", fontsize=9)
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"{component}: filled = the probe failed (some variable's p-value <= "
+                 f"{spec.level:.2g}), open = passed;\ndashed: the chosen sbits", fontsize=9)
     return fig
 
 
