@@ -207,3 +207,32 @@ def test_members_default_to_the_fewest_that_reach_the_level():
     _, spec = load_tune(TOY, {"tune.alpha": 0.5})
     assert spec.members == tune_search.members_needed(spec.level, 200_000) == 5
     assert lowprec.tune is tune
+
+
+# --------------------------------------------------------------------------------------------
+# The sweeps a tune makes: what each run's arithmetic is
+
+def run_arithmetic(config: dict, sbits: int, mode: str):
+    """The emulator a sweep's worker builds for the competitor run at (sbits, mode)."""
+    from lowprec.harness.sweep import experiment_for, plan
+    key = next(k for k in plan(config) if (k.sbits, k.mode, k.role) == (sbits, mode, "competitor"))
+    return make_emulator(experiment_for(load_config(config), key))
+
+
+def test_a_probe_emulates_its_component_alone():
+    from lowprec.harness.tune_design import probe_config
+    exp, spec = load_tune(TOY, {"precision.ebits": 8})
+    emu = run_arithmetic(probe_config(exp, spec, "beta", [6, 9], "stochastic"), 9, "stochastic")
+    assert (emu.setting("beta").fmt.sbits, emu.setting("beta").fmt.ebits) == (9, 8)
+    assert emu.setting("beta").mode == "stochastic"
+    for other in ("alpha", "window"):                # double: 52 sbits, float64's exponent range
+        assert emu.setting(other).fmt.sbits == 52 and emu.setting(other).fmt.is_float64
+
+
+def test_the_combined_configuration_runs_every_component_at_its_own_sbits():
+    from lowprec.harness.tune_design import combined_config
+    exp, spec = load_tune(TOY)
+    config = combined_config(exp, spec, {"alpha": 6, "beta": 10}, "nearest")
+    assert config["sweep"]["sbits"] == [10]         # the base: the widest reduced component
+    emu = run_arithmetic(config, 10, "nearest")
+    assert [emu.setting(c).fmt.sbits for c in ("alpha", "beta", "window")] == [6, 10, 52]

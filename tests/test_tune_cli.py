@@ -91,10 +91,12 @@ def _register_toy_on(client) -> None:
 
 
 def test_tune_on_a_dask_scheduler_address(tmp_path):
-    """--scheduler tcp://...: every run of every probe is a task on the cluster's workers."""
+    """--scheduler tcp://...: every run of every probe is a task on the cluster's workers. The
+    probes use the paired test here: a failing probe (every member shifted away) gets 2^-N."""
     from distributed import Client, LocalCluster, get_task_stream
     config = toy_config(tmp_path / "beta.toml", {"k_beta": 10},
-                        {"components": ["beta"], "sbits": "8:12", "coarse_step": 2})
+                        {"components": ["beta"], "sbits": "8:12", "coarse_step": 2,
+                         "test": "paired"})
     outdir = tmp_path / "tune"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -107,6 +109,12 @@ def test_tune_on_a_dask_scheduler_address(tmp_path):
     recs = sorted(probes(outdir).values(), key=lambda r: r["index"])
     assert [r["sbits"] for r in recs if r["stage"] != "combined"] == [8, 10, 12, 9]
     members = json.loads((outdir / "tune.json").read_text())["design_check"]["members"]
+    assert members == tune_search.members_needed(tune_search.variable_level(0.05, 6, 1), 1,
+                                                 "paired") == 7
+    for r in recs:
+        y = r["variables"]["y"]
+        assert y["pvalue"] == y["pvalue_paired"]
+        assert (r["verdict"] == "fail") == (r["sbits"] < 10) == (y["pvalue"] == 2.0 ** -members)
     # 2 controls + N null, N per probe (4) and N for the combined configuration
     assert len(tasks) == 2 + members + 5 * members
     printed = out.output.split()

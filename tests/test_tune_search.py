@@ -155,3 +155,27 @@ def test_widen_gives_the_bit_to_the_largest_standardised_excess():
     assert ts.widen({"a": 6, "b": 23}, {"a": {6: 0.0}, "b": {23: 0.0}}, high=23) == ("a", 7)
     assert ts.widen({"b": 23}, {"b": {23: 0.0}}, high=23) == ("b", 52)
     assert ts.widen({"a": 52, "b": 52}, excess, high=23) is None
+
+
+def test_paired_pvalue_matches_scipys_exact_paired_permutation_test():
+    """Against scipy.stats.permutation_test(permutation_type='samples'): exact, one-sided."""
+    import scipy.stats
+    rng = np.random.default_rng(5)
+    for n in (3, 6, 9):
+        null = rng.normal(size=n)
+        for shift in (0.0, 0.3, 2.0):
+            setting = null + shift + 0.5 * rng.normal(size=n)
+            ref = scipy.stats.permutation_test(
+                (setting, null), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
+                permutation_type="samples", alternative="greater", n_resamples=np.inf).pvalue
+            assert ts.paired_pvalue(setting, null) == pytest.approx(ref, rel=1e-12)
+
+
+def test_paired_pvalue_extremes_and_floor():
+    null = np.array([0.4, 0.3, 0.5, 0.45, 0.35, 0.38, 0.42, 0.36])
+    assert ts.paired_pvalue(null + 0.01, null) == 2.0 ** -8 == ts.smallest_pvalue(8, 10, "paired")
+    assert ts.paired_pvalue(null, null) == 1.0                 # identical runs: no evidence
+    assert ts.members_needed(1.3e-4, 200_000, "paired") == 13  # 2^-13 = 1.2e-4
+    # beyond the exact limit: sampled, p = (1 + #) / (1 + B)
+    big = np.arange(20.0)
+    assert ts.paired_pvalue(big + 1, big) == 1 / (1 + ts.MAX_SIGN_FLIPS)

@@ -124,7 +124,14 @@ def statistics_dataset(exp: Any, spec: Any, records: list[dict], result: Any) ->
         put("w1_global_ratio", "ratio", f"{label} relative to the null", "1")
         put("excess_standard_error", "se", f"standard error of the excess of {v} (null spread)")
         put("mean_bias", "mean_bias", f"global mean of (probe mean - control mean) of {v}")
-        put("pvalue_global", "pvalue", f"one-sided permutation p-value of the excess of {v}", "1")
+        put("paired_standard_error", "paired_se",
+            f"standard error of the mean paired difference (probe member - null member) of {v}")
+        put("pvalue_global", "pvalue", f"one-sided p-value of the excess of {v} by the probes' "
+            f"test ({spec.test}), compared with the level", "1")
+        put("pvalue_permutation", "pvalue_permutation", f"one-sided two-sample permutation "
+            f"p-value of the excess of {v} (the validator's test)", "1")
+        put("pvalue_paired", "pvalue_paired", f"one-sided sign-flip p-value of the paired "
+            f"differences of {v} (probe member - null member from one initial state)", "1")
         members = np.full((len(records), n_members), np.nan)
         for i, s in enumerate(stats):
             values = _floats(s["members"])[:n_members]
@@ -170,6 +177,7 @@ def statistics_dataset(exp: Any, spec: Any, records: list[dict], result: Any) ->
         "lowprec_test_level": spec.level,
         "lowprec_tests": np.int64(spec.n_tests),
         "lowprec_error_control": ERROR_CONTROL,
+        "lowprec_test": spec.test,
         "lowprec_sbits_range": f"{spec.range.low}:{spec.range.high}",
         "lowprec_coarse_step": np.int64(spec.range.coarse_step),
         "lowprec_controls": np.int64(spec.controls),
@@ -181,7 +189,7 @@ def statistics_dataset(exp: Any, spec: Any, records: list[dict], result: Any) ->
 
 ERROR_CONTROL = (
     "Bonferroni over every test the tune could make: T = searches x candidate sbits + modes x "
-    "combined attempts, V variables each; a variable's permutation p-value is compared with "
+    "combined attempts, V variables each; a variable's p-value (the probes' test) is compared with "
     "alpha/(T V), so the probability that any verdict 'fail' is given to a configuration whose "
     "climate is double precision's is at most alpha (family-wise), whatever the adaptive order "
     "of the probes and their dependence through the shared control and null runs")
@@ -219,8 +227,9 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
     """Excess against sbits of one component's probes, a panel per variable.
 
     Modes by colour; filled markers failed, open ones passed, triangles at the top blew up; the
-    grey band is ±2 standard errors of the excess from the null members' spread; dashed lines
-    mark each mode's chosen sbits.
+    grey band is ±2 standard errors of the excess from the null members' spread (with the paired
+    test, error bars give ±2 s.e. of each probe's mean paired difference); dashed lines mark
+    each mode's chosen sbits.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -252,6 +261,10 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
                     continue
                 ax.plot(r["sbits"], y, "o", ms=6, color=colour,
                         markerfacecolor=colour if failed else "white")
+                paired_se = r["variables"][v].get("paired_se")
+                if spec.test == "paired" and paired_se:     # the test's own noise: ±2 s.e.
+                    ax.errorbar(r["sbits"], y, yerr=2 * paired_se, color=colour, lw=0.8,
+                                capsize=2)
             chosen = result.searches[(component, mode)].chosen
             if chosen is not None:
                 ax.axvline(chosen, color=colour, ls="--", lw=1)
@@ -319,7 +332,7 @@ def report_markdown(exp: Any, spec: Any, records: list[dict], result: Any,
              f"{', '.join(map(str, spec.range.coarse))}; M = {spec.controls} controls, "
              f"N = {spec.members} members per probe and in the null"
              + (f", members from the restarts {spec.restarts}" if spec.restarts else "")
-             + f"; variables {', '.join(spec.variables)}.", "",
+             + f"; variables {', '.join(spec.variables)}; the probes' test: {spec.test}.", "",
              "## Error control", "",
              f"{ERROR_CONTROL}. Here T = {spec.n_tests}, V = {len(spec.variables)}, alpha = "
              f"{spec.alpha}: level {spec.level:.3g}; the smallest p-value N = {spec.members} "

@@ -39,6 +39,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 COARSE, BISECT, FINE, DONE = "coarse", "bisect", "fine", "done"
 FLOAT64_SBITS = 52
 
@@ -162,16 +164,55 @@ def variable_level(alpha: float, n_tests: int, n_variables: int) -> float:
     return alpha / (n_tests * n_variables)
 
 
-def smallest_pvalue(members: int, max_relabellings: int) -> float:
-    """The smallest p-value the permutation test can give, N setting vs N null members."""
+# The tests a probe can use, on each member's global distance to the controls, d(member):
+# "permutation": the validator's exact two-sample permutation test (validation.significance),
+#     setting members against null members; valid whatever the pairing, and conservative when
+#     a setting member and the null member started from the same state stay close.
+# "paired": an exact sign-flip permutation test of the paired differences d(setting m) −
+#     d(null m): member m of every setting starts from the same restart (or seed) as null member
+#     m, so the pair shares whatever that state does to its distance from the controls. Valid
+#     when, under the null hypothesis, the two runs of a pair are exchangeable (a rounding
+#     perturbation is as likely to move a run toward the controls as away); far more powerful
+#     when runs are short against the flow's memory. Smallest p-value 2^-N instead of 1/C(2N, N).
+TESTS = ("permutation", "paired")
+MAX_SIGN_FLIPS = 2 ** 16        # the paired test is exact up to N = 16 members
+
+
+def paired_pvalue(setting: np.ndarray, null: np.ndarray, max_flips: int = MAX_SIGN_FLIPS,
+                  seed: int = 0) -> float:
+    """One-sided sign-flip permutation p-value of mean(setting − null) > 0, members paired.
+
+    The fraction of the 2^N sign vectors s whose Σ s_m·Δ_m is at least the observed Σ Δ_m
+    (the observed included; ties to 1e-12 relative count), Δ = setting − null. Beyond
+    ``max_flips`` vectors a seeded random subset is used, p = (1 + #{≥}) / (1 + B).
+    """
+    diff = np.asarray(setting, np.float64) - np.asarray(null, np.float64)
+    n = diff.size
+    if 2 ** n <= max_flips:
+        flips = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
+        sums = (1 - 2 * flips) @ diff
+        exact = True
+    else:
+        flips = np.random.default_rng(seed).integers(0, 2, size=(max_flips, n))
+        sums = (1 - 2 * flips) @ diff
+        exact = False
+    at_least = np.count_nonzero(sums >= diff.sum() - 1e-12 * np.abs(diff).sum())
+    return at_least / sums.size if exact else (1 + at_least) / (1 + sums.size)
+
+
+def smallest_pvalue(members: int, max_relabellings: int, test: str = "permutation") -> float:
+    """The smallest p-value a probe's test can give with N members (and N null members)."""
+    if test == "paired":
+        return 2.0 ** -members if 2 ** members <= MAX_SIGN_FLIPS else 1 / (1 + MAX_SIGN_FLIPS)
     from validation.significance import min_pvalue
     return min_pvalue(members, members, max_relabellings)
 
 
-def members_needed(level: float, max_relabellings: int, limit: int = 64) -> int | None:
+def members_needed(level: float, max_relabellings: int, test: str = "permutation",
+                   limit: int = 64) -> int | None:
     """The fewest members N whose smallest attainable p-value is at most ``level`` (None: > limit)."""
     for n in range(2, limit + 1):
-        if smallest_pvalue(n, max_relabellings) <= level:
+        if smallest_pvalue(n, max_relabellings, test) <= level:
             return n
     return None
 
