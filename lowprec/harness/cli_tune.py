@@ -35,8 +35,8 @@ def tune(config: Path, output: Path | None, scheduler: str | None, workers: int 
     over sbits with the other components in double precision: a coarse ladder, then bisection
     where the verdicts are monotone, a fine scan where they are not. Each probe is a small sweep
     (members from the same restarts as the double-precision controls and null) scored by the
-    validator's permutation test, at a level that keeps the family-wise error rate of the whole
-    tune at [tune] alpha. Then each mode's combined configuration is validated; where it fails,
+    validator's permutation test (or a paired sign-flip test: [tune] test = "paired"), at a
+    level that keeps the family-wise error rate of the whole tune at [tune] alpha. Then each mode's combined configuration is validated; where it fails,
     a bit is added to the component with the largest excess, until it passes.
 
     Writes into the output directory precision_<mode>.toml (a ready [precision.components]
@@ -45,8 +45,8 @@ def tune(config: Path, output: Path | None, scheduler: str | None, workers: int 
 
     \b
     Example (shallow water, from a spin-up's restarts):
-      lowprec spinup shallow_water_tune.toml -o sw-spinup --length "4 years" \\
-          --restart-every "20 days" --first-restart "3 years"
+      lowprec spinup shallow_water_tune.toml -o sw-tune-spinup --length "1435 days" \\
+          --restart-every "20 days" --first-restart "1095 days"
       lowprec tune shallow_water_tune.toml -o sw-tune --check
       lowprec tune shallow_water_tune.toml -o sw-tune
     """
