@@ -97,21 +97,30 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def probe_statistics(directory: Path, sbits: int, mode: str, spec: TuneSpec) -> dict[str, Any]:
-    """Validate the setting (sbits, mode) of the sweep in ``directory`` against its null.
+def probe_statistics(directory: Path, sbits: list[int], mode: str, spec: TuneSpec
+                     ) -> dict[int, dict[str, Any]]:
+    """Validate the settings (s, mode), s in ``sbits``, of the sweep in ``directory`` against its
+    null: one record (statistics and verdict) per sbits.
 
     The validator (:func:`validation.evaluate`) gives each member's global W1 from the controls,
     per variable. Both tests of tune_search.TESTS are computed: the validator's exact permutation
     test of the setting's members against the null members (:func:`validation.
     permutation_pvalues`, as its ``pvalue_global``), and the paired sign-flip test; ``spec.test``
-    decides. The probe fails when a run blew up or some variable's p-value is at most
+    decides. A probe fails when a run blew up or some variable's p-value is at most
     ``spec.level``.
     """
     import validation
     from lowprec.harness.sweep import open_sweep
     ds = open_sweep(directory)
-    ds = ds.sel(sbits=sorted({sbits, FLOAT64_SBITS}), mode=list(dict.fromkeys([CONTROL_MODE, mode])))
+    ds = ds.sel(sbits=sorted({*sbits, FLOAT64_SBITS}), mode=list(dict.fromkeys([CONTROL_MODE, mode])))
     res = validation.evaluate(ds, list(spec.variables), spinup=spec.spinup, pvalues=False, windows=0)
+    return {s: _setting_record(res, s, mode, spec, directory) for s in sbits}
+
+
+def _setting_record(res: Any, sbits: int, mode: str, spec: TuneSpec, directory: Path
+                    ) -> dict[str, Any]:
+    """One setting's statistics and verdict, from evaluate's results ``res``."""
+    import validation
     where = {"sbits": sbits, "mode": mode}
     double = {"sbits": FLOAT64_SBITS, "mode": CONTROL_MODE}
     blown = int(res["blown_up"].sel(where).sum())
@@ -401,13 +410,15 @@ class _Tuner:
                 shutil.copy2(source, partial)
                 os.replace(partial, target)
 
-    def _validated(self, key: str, directory: Path, sbits: int, mode: str, extra: dict,
-                   what: str) -> dict:
-        record = probe_statistics(directory, sbits, mode, self.spec)
-        record.update(extra)
-        self.state.put(key, record)
-        self.progress.probe(what, record, len(self.state.probes()), self.left())
-        return record
+    def _validated(self, directory: Path, mode: str, probes: list[tuple[str, int, dict, str]]
+                   ) -> list[dict]:
+        """Validate a sweep's probes, (key, sbits, extra fields, label) each; record each."""
+        records = probe_statistics(directory, [s for _, s, _, _ in probes], mode, self.spec)
+        for key, sbits, extra, what in probes:
+            record = {**records[sbits], **extra}
+            self.state.put(key, record)
+            self.progress.probe(what, record, len(self.state.probes()), self.left())
+        return [self.state.get(key) for key, _, _, _ in probes]
 
     # --- searches
     def verdicts(self, component: str, mode: str) -> dict[int, bool]:
@@ -431,10 +442,10 @@ class _Tuner:
             what = f"{component}/{mode} {step.stage}"
             self._sweep(probe_config(self.exp, self.spec, component, list(step.sbits), mode),
                         directory, f"{what} {list(step.sbits)}")
-            for s in step.sbits:
-                self._validated(probe_key(component, mode, s), directory, s, mode,
-                                {"component": component, "stage": step.stage,
-                                 "components": {component: s}}, f"{what}: sbits {s}")
+            self._validated(directory, mode, [
+                (probe_key(component, mode, s), s, {"component": component, "stage": step.stage,
+                                                    "components": {component: s}},
+                 f"{what}: sbits {s}") for s in step.sbits])
         prefix = f"{component}/{mode}/"
         order = sorted((rec["index"], rec["sbits"], rec["stage"])
                        for k, rec in self.state.probes().items() if k.startswith(prefix))
@@ -475,9 +486,9 @@ class _Tuner:
                 self._link_double_runs(directory)
                 what = f"combined/{mode} attempt {attempt} {current}"
                 self._sweep(combined_config(self.exp, self.spec, current, mode), directory, what)
-                record = self._validated(key, directory, base, mode,
-                                         {"component": "combined", "stage": "combined",
-                                          "attempt": attempt, "components": dict(current)}, what)
+                record, = self._validated(directory, mode, [
+                    (key, base, {"component": "combined", "stage": "combined",
+                                 "attempt": attempt, "components": dict(current)}, what)])
             elif record["components"] != current:
                 raise TuneError(f"{self.state.path}: {key} was made with {record['components']}, "
                                 f"but replaying the tune gives {current}; the directory is "
