@@ -37,7 +37,8 @@ def write_outputs(outdir: Path, exp: Any, spec: Any, state: Mapping[str, Any], r
                                              figures / f"{component}.png")
     files["figure_combined"] = _save(combined_figure(spec, result), figures / "combined.png")
     files["report"] = outdir / "report.md"
-    write_text_atomic(report_markdown(exp, spec, records, result, state), files["report"])
+    write_text_atomic(report_markdown(exp, spec, records, result, state, outdir.name),
+                      files["report"])
     return files
 
 
@@ -238,15 +239,16 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
     variables = list(spec.variables)
     cols = min(3, len(variables))
     rows = math.ceil(len(variables) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(6.0, 4.2 * cols), 3.4 * rows), squeeze=False)
     own = [r for r in records if r["component"] == component]
     for ax, v in zip(axes.flat, variables):
         ses = [r["variables"][v]["se"] for r in own if r["variables"][v]["se"]]
         band = 2 * float(np.median(ses)) if ses else 0.0
         ax.axhspan(-band, band, color="0.85", label="null ±2 s.e.")
         ax.axhline(0, color="0.5", lw=0.8)
-        finite = [abs(r["variables"][v]["excess"]) for r in own if r["variables"][v]["excess"] is not None]
-        top = max(finite + [band, 1e-300])
+        finite = [r["variables"][v]["excess"] for r in own if r["variables"][v]["excess"] is not None]
+        top = max([abs(x) for x in finite] + [band, 1e-300])
+        bottom = max([-x for x in finite] + [0.0])          # how far below zero the data go
         for mode in spec.modes:
             colour = MODE_COLOURS.get(mode, "tab:green")
             mine = sorted((r for r in own if r["mode"] == mode), key=lambda r: r["sbits"])
@@ -274,7 +276,7 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
             ax.set_yscale("symlog", linthresh=band, linscale=2)
             decades = [10.0 ** k for k in range(math.ceil(math.log10(band)),
                                                  math.floor(math.log10(top)) + 1)]
-            ax.set_yticks([0.0] + decades + [-d for d in decades if d <= top / 10])
+            ax.set_yticks([0.0] + decades + [-d for d in decades if d <= bottom])
             ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("sbits of " + component)
         ax.set_ylabel(f"excess W1 of {v} [{own[0]['variables'][v]['units'] if own else '1'}]")
@@ -288,28 +290,34 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
 
 
 def combined_figure(spec: Any, result: Any) -> Any:
-    """Standardised excess (excess / s.e.) of each variable at each combined attempt, per mode."""
+    """Standardised excess (excess / s.e.) of each variable at each combined attempt, per mode:
+    filled markers failed, open ones passed; the grey band is ±2 standard errors."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     modes = list(spec.modes)
-    fig, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 3.2), squeeze=False)
+    key = "paired_se" if spec.test == "paired" else "se"
+    fig, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 3.4), squeeze=False)
     for ax, mode in zip(axes.flat, modes):
         comb = result.combined[mode]
-        ax.axhspan(-2, 2, color="0.85", label="null ±2 s.e.")
+        ax.axhspan(-2, 2, color="0.85", label="±2 s.e.")
+        ax.axhline(0, color="0.5", lw=0.8)
+        attempts = [a["attempt"] for a in comb.attempts]
         for v in spec.variables:
-            z = [_ratio(a["variables"][v]["excess"], a["variables"][v]["se"]) for a in comb.attempts]
-            ax.plot([a["attempt"] for a in comb.attempts], z, "o-", ms=5, label=v)
-        for a in comb.attempts:
-            ax.annotate(a["verdict"], (a["attempt"], 0.02), xycoords=("data", "axes fraction"),
-                        ha="center", fontsize=8, color="tab:red" if a["verdict"] == "fail" else "k")
+            z = [_ratio(a["variables"][v]["excess"], a["variables"][v][key]) for a in comb.attempts]
+            line, = ax.plot(attempts, z, "-", lw=1, label=v)
+            for a, zk in zip(comb.attempts, z):
+                ax.plot(a["attempt"], zk, "o", ms=6, color=line.get_color(),
+                        markerfacecolor=line.get_color() if a["verdict"] == "fail" else "white")
+        ax.set_yscale("symlog", linthresh=2, linscale=1)
         verdict = "passes" if comb.passed else "NOT confirmed"
         final = ", ".join(f"{c} {s}" for c, s in comb.components.items())
         ax.set_title(f"{mode}: {verdict}\n{final}", fontsize=9)
         ax.set_xlabel("combined attempt")
         ax.set_ylabel("excess / standard error")
-        ax.set_xticks([a["attempt"] for a in comb.attempts])
+        ax.set_xticks(attempts)
         ax.legend(fontsize=7)
+    fig.suptitle("the combined configuration: filled = failed, open = passed", fontsize=9)
     return fig
 
 
@@ -323,7 +331,7 @@ def _trail(records: list[dict], component: str, mode: str) -> str:
 
 
 def report_markdown(exp: Any, spec: Any, records: list[dict], result: Any,
-                    state: Mapping[str, Any]) -> str:
+                    state: Mapping[str, Any], name: str = "") -> str:
     """The tune's report: design, error control, each search, the combined verdicts."""
     check = result.design
     lines = [f"# lowprec tune: {exp.model}", "",
@@ -335,8 +343,8 @@ def report_markdown(exp: Any, spec: Any, records: list[dict], result: Any,
              + f"; variables {', '.join(spec.variables)}; the probes' test: {spec.test}.", "",
              "## Error control", "",
              f"{ERROR_CONTROL}. Here T = {spec.n_tests}, V = {len(spec.variables)}, alpha = "
-             f"{spec.alpha}: level {spec.level:.3g}; the smallest p-value N = {spec.members} "
-             f"members can give is {check.smallest_p:.3g}. A verdict 'pass' is the absence of "
+             f"{spec.alpha}: level {spec.level:.3g}; the smallest p-value the {spec.test} test "
+             f"can give with N = {spec.members} members is {check.smallest_p:.3g}. A verdict 'pass' is the absence of "
              "evidence at that level, not a proof of equality: the excess figures show how close "
              "each passing probe is.", "",
              "## Design check", "", "```", check.summary(), "```", "",
@@ -366,5 +374,5 @@ def report_markdown(exp: Any, spec: Any, records: list[dict], result: Any,
               f"`{STATS_FILE}`. State: `tune.json` (created {state.get('created')}).", ""]
     for mode in spec.modes:
         lines += [f"### precision_{mode}.toml", "", "```toml",
-                  precision_block(exp, spec, result, mode, "").rstrip(), "```", ""]
+                  precision_block(exp, spec, result, mode, name).rstrip(), "```", ""]
     return "\n".join(lines)
