@@ -227,10 +227,11 @@ def _save(fig: Any, path: Path) -> Path:
 def component_figure(spec: Any, records: list[dict], result: Any, component: str) -> Any:
     """Excess against sbits of one component's probes, a panel per variable.
 
-    Modes by colour; filled markers failed, open ones passed, triangles at the top blew up; the
-    grey band is ±2 standard errors of the excess from the null members' spread (with the paired
-    test, error bars give ±2 s.e. of each probe's mean paired difference); dashed lines mark
-    each mode's chosen sbits.
+    Modes by colour; filled markers failed, open ones passed, triangles at the top blew up;
+    dashed lines mark each mode's chosen sbits. The grey band is ±2 standard errors of the
+    excess as the probes' test sees it (median over the probes): from the null members' spread
+    (permutation test), or of the mean paired difference (paired test, whose error bars give
+    each probe's own ±2 s.e.).
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -242,9 +243,11 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
     fig, axes = plt.subplots(rows, cols, figsize=(max(6.0, 4.2 * cols), 3.4 * rows), squeeze=False)
     own = [r for r in records if r["component"] == component]
     for ax, v in zip(axes.flat, variables):
-        ses = [r["variables"][v]["se"] for r in own if r["variables"][v]["se"]]
+        key = "paired_se" if spec.test == "paired" else "se"
+        ses = [r["variables"][v][key] for r in own if r["variables"][v].get(key)]
         band = 2 * float(np.median(ses)) if ses else 0.0
-        ax.axhspan(-band, band, color="0.85", label="null ±2 s.e.")
+        ax.axhspan(-band, band, color="0.85",
+                   label="±2 s.e., paired" if spec.test == "paired" else "null ±2 s.e.")
         ax.axhline(0, color="0.5", lw=0.8)
         finite = [r["variables"][v]["excess"] for r in own if r["variables"][v]["excess"] is not None]
         top = max([abs(x) for x in finite] + [band, 1e-300])
@@ -276,7 +279,8 @@ def component_figure(spec: Any, records: list[dict], result: Any, component: str
             ax.set_yscale("symlog", linthresh=band, linscale=2)
             decades = [10.0 ** k for k in range(math.ceil(math.log10(band)),
                                                  math.floor(math.log10(top)) + 1)]
-            ax.set_yticks([0.0] + decades + [-d for d in decades if d <= bottom])
+            ticks = [0.0] + decades + [-d for d in decades if d <= bottom]
+            ax.set_yticks(ticks if decades else [-band, 0.0, band])
             ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("sbits of " + component)
         ax.set_ylabel(f"excess W1 of {v} [{own[0]['variables'][v]['units'] if own else '1'}]")
