@@ -31,6 +31,7 @@ _PUBLIC = {
     "run": "lowprec.harness.run",
     "sweep": "lowprec.harness.sweep",
     "open_sweep": "lowprec.harness.sweep",
+    "tune": "lowprec.harness.tune",
     "open_run": "lowprec.harness.store",
     "LowprecError": "lowprec.errors",
     "FormatError": "lowprec.errors",

@@ -232,3 +232,5 @@ else:
         pass
     else:
         main.add_command(_spinup)
+from lowprec.harness.cli_tune import tune as _tune  # noqa: E402 - `lowprec tune`
+main.add_command(_tune)

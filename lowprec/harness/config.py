@@ -51,6 +51,8 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                            an output completing every mean
     [run] restart_from               str       absent      restart file to continue from
     [sweep]                          table     absent      passed through to lowprec.sweep
+    [tune]                           table     absent      read by lowprec.tune; ignored here, so
+                                                           one file serves spinup, sweep and tune
 
 Paths (``output``, ``restart_from``) are used as written: relative paths are relative to the
 current directory, not to the experiment file.
@@ -104,7 +106,7 @@ FLOAT64_SBITS = 52
 SEED_LIMIT = 2**63      # precision.seed < 2**63: TOML integers and netCDF int64 attributes
 MEMBER_LIMIT = 2**31    # run.member < 2**31: the member coordinate is an int32
 
-TOP_KEYS = ("model", "params", "precision", "run", "sweep")
+TOP_KEYS = ("model", "params", "precision", "run", "sweep", "tune")
 PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "backend",
                   "components")
 COMPONENT_KEYS = ("sbits", "ebits", "subnormals", "mode")
