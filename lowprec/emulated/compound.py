@@ -11,16 +11,13 @@
 
 The functions here take and return plain float64/complex128 ndarrays; `rules.py` enters the
 operands and wraps the results. `emu` supplies the rounding: `emu._round(raw)` (fused) and
-`emu._sequential_args()` (kernel arguments and a fresh counter value).
+`emu._sequential_params()` (the packed rounding parameters and a fresh counter value).
 
-Sequential Fourier transforms are discrete Fourier transforms written as a sequential matrix
-product: the twiddle factors cos(2πkn/N), sin(2πkn/N), with the normalisation (1/N, 1/√N)
-and, for irfft, the Hermitian weights (2 for 0 < k < N/2) folded in, are constants rounded to
-nearest in the active format (as a precomputed table would be). Complex values are handled as
-interleaved (real, imaginary) pairs, so each term of the sum is a real product, rounded, and
-each output's sum runs over the input pairs left to right. O(N²) per transform, affordable at
-the sizes of the models here (N ≤ a few hundred). Sequential kernels always run in numba
-(whatever the emulator's element-wise backend).
+Sequential Fourier transforms are rounded FFTs (`fourier.py`): mixed-radix Cooley–Tukey
+butterflies, every multiply and add rounded, twiddle factors rounded to nearest as a table
+would hold them. They replaced a rounded DFT (a sequential matrix product, O(n²)): a rounded
+FFT's error grows like log n and a DFT's like n, so the DFT modelled a computation no real model
+performs. Sequential kernels always run in numba (whatever the emulator's element-wise backend).
 """
 from __future__ import annotations
 
@@ -29,10 +26,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lowprec.emulated import fourier as _fourier
 from lowprec.emulated import sequential
-from lowprec.rounding import kernels
 
-__all__ = ["reduce_sum", "contract", "matmul", "cumulative_sum", "fourier"]
+__all__ = ["reduce_sum", "contract", "matmul", "cumulative_sum", "fourier",
+           "fourier_operation_count"]
 
 
 def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -87,9 +85,30 @@ def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tupl
 
 
 def contraction_offsets(operands: Sequence[np.ndarray], inputs: Sequence[str], out: str):
-    """The flat buffer and element offsets (`sequential.contract`'s arguments), the out shape."""
+    """The flat buffer and element offsets (`sequential.contract`'s arguments), the out shape.
+
+    The offsets depend only on the subscripts and the shapes (operands are made C-contiguous),
+    so they are computed once per (subscripts, shapes) and kept (`_LAYOUTS`).
+    """
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in operands]
+    key = (tuple(inputs), out, tuple(a.shape for a in arrays))
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        if len(_LAYOUTS) >= _LAYOUT_CACHE_SIZE:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[key] = _contraction_layout(arrays, inputs, out)
+    off_p, off_q, shape = layout
+    buf = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
+    return buf, off_p, off_q, shape
+
+
+_LAYOUTS: dict[tuple, tuple[np.ndarray, np.ndarray, tuple[int, ...]]] = {}
+_LAYOUT_CACHE_SIZE = 256
+
+
+def _contraction_layout(arrays: Sequence[np.ndarray], inputs: Sequence[str], out: str):
     sizes: dict[str, int] = {}
-    for sub, arr in zip(inputs, operands):
+    for sub, arr in zip(inputs, arrays):
         for letter, dim in zip(sub, arr.shape):
             old = sizes.get(letter)
             if old is None or old == 1:
@@ -102,19 +121,18 @@ def contraction_offsets(operands: Sequence[np.ndarray], inputs: Sequence[str], o
     summed = []
     for sub in inputs:
         summed += [c for c in sub if c not in out and c not in summed]
-    pieces, off_p, off_q, base = [], [], [], 0
-    for sub, arr in zip(inputs, operands):
-        arr = np.ascontiguousarray(arr, dtype=np.float64)
+    off_p, off_q, base = [], [], 0
+    for sub, arr in zip(inputs, arrays):
         stride = {}
         for axis, letter in enumerate(sub):
             s = arr.strides[axis] // arr.itemsize if arr.shape[axis] == sizes[letter] else 0
             stride[letter] = stride.get(letter, 0) + s      # a repeated letter: the diagonal
         off_p.append(base + _offsets(out, sizes, stride))
         off_q.append(_offsets(summed, sizes, stride))
-        pieces.append(arr.reshape(-1))
         base += arr.size
-    buf = np.concatenate(pieces) if pieces else np.zeros(0)
-    return buf, np.stack(off_p), np.stack(off_q), tuple(sizes[c] for c in out)
+    off_p, off_q = np.stack(off_p), np.stack(off_q)
+    off_p.flags.writeable = off_q.flags.writeable = False
+    return off_p, off_q, tuple(sizes[c] for c in out)
 
 
 def _offsets(letters: Sequence[str], sizes: dict[str, int], stride: dict[str, int]) -> np.ndarray:
@@ -135,11 +153,10 @@ def contract_sequential(emu: Any, inputs: Sequence[str], out: str,
         raise emu._refuse(what, "the sequential policy contracts at most one complex operand "
                           "(complex × complex products are not split into rounded real "
                           "operations); use policy='fused' for this call's emulator")
-    kernel_args, mode_code, seed, counter = emu._sequential_args()
+    params, counter = emu._sequential_params()
     if not complex_at:
         buf, off_p, off_q, shape = contraction_offsets(operands, inputs, out)
-        return sequential.contract(buf, off_p, off_q, kernel_args, mode_code, seed,
-                                   counter).reshape(shape)
+        return sequential.contract(buf, off_p, off_q, params, counter).reshape(shape)
     j = complex_at[0]
     parts = []
     offset = 0
@@ -147,8 +164,8 @@ def contract_sequential(emu: Any, inputs: Sequence[str], out: str,
         ops = list(operands)
         ops[j] = part
         buf, off_p, off_q, shape = contraction_offsets(ops, inputs, out)
-        parts.append(sequential.contract(buf, off_p, off_q, kernel_args, mode_code, seed,
-                                         counter, offset).reshape(shape))
+        parts.append(sequential.contract(buf, off_p, off_q, params, counter,
+                                         offset).reshape(shape))
         offset += off_p.shape[0] * off_p.shape[1] * off_q.shape[1]
     return parts[0] + 1j * parts[1]
 
@@ -210,72 +227,12 @@ def cumulative_sum(emu: Any, a: np.ndarray, axis: Any = None) -> np.ndarray:
 _NORMS = {None: "backward", "backward": "backward", "ortho": "ortho", "forward": "forward"}
 
 
-def _scale(norm: str, n: int, inverse: bool) -> float:
-    if norm == "ortho":
-        return 1.0 / np.sqrt(n)
-    if (norm == "backward") == inverse:
-        return 1.0 / n
-    return 1.0
-
-
-def _angles(n_in: int, n_out: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """cos and sin of 2π k t / n on the grid (t < n_in, k < n_out), with k t reduced mod n."""
-    kt = np.outer(np.arange(n_in), np.arange(n_out)) % n
-    theta = 2 * np.pi * kt / n
-    c, s = np.cos(theta), np.sin(theta)
-    # exact zeros and ones at multiples of a quarter turn (sin(π) is 1.2e-16 in float64, and
-    # irfft must ignore the imaginary parts of X_0 and X_{n/2} exactly, as numpy does)
-    quarter = np.where(4 * kt % n == 0, 4 * kt // n, -1)
-    c[quarter == 0], s[quarter == 0] = 1.0, 0.0
-    c[quarter == 1], s[quarter == 1] = 0.0, 1.0
-    c[quarter == 2], s[quarter == 2] = -1.0, 0.0
-    c[quarter == 3], s[quarter == 3] = 0.0, -1.0
-    return c, s
-
-
-def dft_matrix(kind: str, n: int, norm: str) -> np.ndarray:
-    """The real matrix W with  output = input @ W  (complex values as interleaved pairs), float64.
-
-    rfft:  real x (n) -> interleaved X (2(n//2+1)):  Re X_k = Σ x_t cos, Im X_k = -Σ x_t sin
-    irfft: interleaved X (2F) -> real x (n), F = n//2 + 1:  x_t = Σ_k w_k (Re X_k cos - Im X_k sin)
-    fft / ifft: interleaved z (2n) -> interleaved Z (2n), with e^(∓2πi kt/n)
-    """
-    if kind == "rfft":
-        f = n // 2 + 1
-        c, s = _angles(n, f, n)
-        w = np.empty((n, 2 * f))
-        w[:, 0::2], w[:, 1::2] = c, -s
-        return w * _scale(norm, n, inverse=False)
-    if kind == "irfft":
-        f = n // 2 + 1
-        c, s = _angles(f, n, n)                   # rows: frequency k, columns: time t
-        weight = np.full(f, 2.0)
-        weight[0] = 1.0
-        if n % 2 == 0:
-            weight[-1] = 1.0
-        w = np.empty((2 * f, n))
-        w[0::2, :] = weight[:, None] * c
-        w[1::2, :] = -weight[:, None] * s
-        return w * _scale(norm, n, inverse=True)
-    inverse = kind == "ifft"
-    c, s = _angles(n, n, n)                       # rows: input index t, columns: output index k
-    s = s if inverse else -s                      # e^(-iθ) = cos θ - i sin θ forward
-    w = np.empty((2 * n, 2 * n))
-    w[0::2, 0::2], w[0::2, 1::2] = c, s           # Re z_t contributes Re: c, Im: s
-    w[1::2, 0::2], w[1::2, 1::2] = -s, c          # Im z_t contributes Re: -s, Im: c
-    return w * _scale(norm, n, inverse)
-
-
-_DFT_CACHE: dict[tuple, np.ndarray] = {}
-
-
-def _rounded_dft(kind: str, n: int, norm: str, fmt: Any) -> np.ndarray:
-    key = (kind, n, norm, fmt)
-    if key not in _DFT_CACHE:
-        if len(_DFT_CACHE) > 64:
-            _DFT_CACHE.clear()
-        _DFT_CACHE[key] = kernels.round_array(dft_matrix(kind, n, norm), fmt, 0)
-    return _DFT_CACHE[key]
+def _fit(x: np.ndarray, length: int) -> np.ndarray:
+    """x cut or zero-padded along its last axis to `length`, as numpy.fft does with n=."""
+    if x.shape[-1] >= length:
+        return x[..., :length]
+    pad = [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])]
+    return np.pad(x, pad)
 
 
 def fourier(emu: Any, kind: str, a: np.ndarray, n: int | None = None, axis: int = -1,
@@ -286,23 +243,24 @@ def fourier(emu: Any, kind: str, a: np.ndarray, n: int | None = None, axis: int 
         raise ValueError(f"{what}: norm={norm!r}; allowed: None, 'backward', 'ortho', 'forward'")
     if emu.policy == "fused":
         return emu._round(np.asarray(getattr(np.fft, kind)(a, n=n, axis=axis, norm=norm)))
-    if n is not None:
-        raise emu._refuse(what, "the sequential DFT takes the length from the data; pad or "
-                          "slice the input instead of passing n=")
     if kind == "rfft" and np.iscomplexobj(a):
         raise emu._refuse(what, "rfft of complex input discards the imaginary part; use fft")
+    if a.ndim == 0:
+        raise ValueError(f"{what}: the input is 0-d; it needs an axis to transform")
+    (axis,) = _normalize_axes(axis, a.ndim)
     moved = np.moveaxis(a, axis, -1)
     length = moved.shape[-1]
-    if kind == "rfft":
-        x, size = np.ascontiguousarray(moved, dtype=np.float64), length
-    else:
-        x = np.ascontiguousarray(moved, dtype=np.complex128).view(np.float64)
-        size = 2 * (length - 1) if kind == "irfft" else length
+    size = int(n) if n is not None else (2 * (length - 1) if kind == "irfft" else length)
     if size < 1:
         raise ValueError(f"{what}: invalid number of data points ({size}) specified")
-    w = _rounded_dft(kind, size, _NORMS[norm], emu._active.fmt)
-    inputs, out = parse_subscripts("...t,tk->...k", [x.shape, w.shape])
-    y = contract_sequential(emu, inputs, out, [x, w], what)
-    if kind != "irfft":
-        y = np.ascontiguousarray(y).view(np.complex128)
-    return np.moveaxis(y, -1, axis)
+    plan = _fourier.plan(kind, size, _NORMS[norm], emu._active.fmt)
+    x = _fit(moved, plan.n_in)
+    rows = x.reshape(-1, plan.n_in)
+    params, counter = emu._sequential_params()
+    y = _fourier.transform(plan, rows, params, counter)
+    return np.moveaxis(y.reshape(x.shape[:-1] + (plan.n_out,)), -1, axis)
+
+
+def fourier_operation_count(kind: str, n: int) -> int:
+    """Rounded operations of one sequential numpy.fft.<kind> of length n (n: irfft's output)."""
+    return _fourier.operation_count(kind, n)

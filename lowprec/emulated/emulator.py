@@ -391,6 +391,13 @@ class Emulator:
         act = self._active
         return act.kernel_args, act.mode_code, self._seed, n
 
+    def _sequential_params(self) -> tuple[np.ndarray, int]:
+        """(packed rounding parameters, counter) for one sequential compound operation: the
+        arguments of the sequential kernels (`kernels.round_params` of the active component)."""
+        n = self.counter
+        self.counter = n + 1
+        return self._active.params, n
+
     def _refuse(self, what: str, hint: str | None = None) -> NotEmulatedError:
         """The error for an operation without an emulation rule (to raise)."""
         message = (f"{what} has no emulation rule, so it would run in float64 inside "
