@@ -22,6 +22,7 @@ performs. Sequential kernels always run in numba (whatever the emulator's elemen
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -51,6 +52,12 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 # --- einsum subscripts -------------------------------------------------------------------------
 def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str], str]:
     """Explicit per-operand letters and output letters, with '...' expanded to spare letters."""
+    inputs, out = _parsed(subscripts, tuple(tuple(s) for s in shapes))
+    return list(inputs), out
+
+
+@lru_cache(maxsize=512)
+def _parsed(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[str, ...], str]:
     subscripts = subscripts.replace(" ", "")
     if "->" in subscripts:
         lhs, rhs = subscripts.split("->")
@@ -81,35 +88,42 @@ def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tupl
         out = ell + "".join(once)
     else:
         out = rhs.replace("...", ell)
-    return expanded, out
+    return tuple(expanded), out
 
 
-def contraction_offsets(operands: Sequence[np.ndarray], inputs: Sequence[str], out: str):
-    """The flat buffer and element offsets (`sequential.contract`'s arguments), the out shape.
+def contraction_layout(inputs: Sequence[str], out: str, shapes: Sequence[tuple[int, ...]],
+                       complex_at: int | None = None
+                       ) -> tuple[sequential.ContractionLayout, tuple[int, ...]]:
+    """Where `sequential.contract` finds each operand's values, and the output's shape: made
+    once per (subscripts, shapes) and kept (`_LAYOUTS`).
 
-    The offsets depend only on the subscripts and the shapes (operands are made C-contiguous),
-    so they are computed once per (subscripts, shapes) and kept (`_LAYOUTS`).
+    The buffer holds the operands side by side, each C-contiguous and flat, the complex operand
+    (at most one, `complex_at`) as its float64 view of (re, im) pairs. With a complex operand
+    there are 2P outputs: its real parts' contraction, then its imaginary parts' (their
+    random-bit indices follow on, n·P·Q further, as when they were two calls). The inner output
+    index (the kernel's vector) is the one with the best score: its size, times 4 if every
+    operand steps along it by 0 or 1 element (a broadcast or a contiguous row), the last index
+    on ties: for a matmul, the columns.
     """
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in operands]
-    key = (tuple(inputs), out, tuple(a.shape for a in arrays))
+    key = (tuple(inputs), out, tuple(tuple(s) for s in shapes), complex_at)
     layout = _LAYOUTS.get(key)
     if layout is None:
         if len(_LAYOUTS) >= _LAYOUT_CACHE_SIZE:
             _LAYOUTS.clear()
-        layout = _LAYOUTS[key] = _contraction_layout(arrays, inputs, out)
-    off_p, off_q, shape = layout
-    buf = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
-    return buf, off_p, off_q, shape
+        layout = _LAYOUTS[key] = _contraction_layout(inputs, out, shapes, complex_at)
+    return layout
 
 
-_LAYOUTS: dict[tuple, tuple[np.ndarray, np.ndarray, tuple[int, ...]]] = {}
-_LAYOUT_CACHE_SIZE = 256
+_LAYOUTS: dict[tuple, tuple[sequential.ContractionLayout, tuple[int, ...]]] = {}
+_LAYOUT_CACHE_SIZE = 512
 
 
-def _contraction_layout(arrays: Sequence[np.ndarray], inputs: Sequence[str], out: str):
+def _contraction_layout(inputs: Sequence[str], out: str, shapes: Sequence[tuple[int, ...]],
+                        complex_at: int | None
+                        ) -> tuple[sequential.ContractionLayout, tuple[int, ...]]:
     sizes: dict[str, int] = {}
-    for sub, arr in zip(inputs, arrays):
-        for letter, dim in zip(sub, arr.shape):
+    for sub, shape in zip(inputs, shapes):
+        for letter, dim in zip(sub, shape):
             old = sizes.get(letter)
             if old is None or old == 1:
                 sizes[letter] = dim
@@ -121,18 +135,40 @@ def _contraction_layout(arrays: Sequence[np.ndarray], inputs: Sequence[str], out
     summed = []
     for sub in inputs:
         summed += [c for c in sub if c not in out and c not in summed]
-    off_p, off_q, base = [], [], 0
-    for sub, arr in zip(inputs, arrays):
-        stride = {}
+    strides, bases, base = [], [], 0
+    for j, (sub, shape) in enumerate(zip(inputs, shapes)):
+        width = 2 if j == complex_at else 1             # float64 values per element
+        c_strides = np.cumprod((1,) + tuple(shape[:0:-1]), dtype=np.int64)[::-1]
+        stride: dict[str, int] = {}
         for axis, letter in enumerate(sub):
-            s = arr.strides[axis] // arr.itemsize if arr.shape[axis] == sizes[letter] else 0
+            s = int(c_strides[axis]) * width if shape[axis] == sizes[letter] else 0
             stride[letter] = stride.get(letter, 0) + s      # a repeated letter: the diagonal
-        off_p.append(base + _offsets(out, sizes, stride))
-        off_q.append(_offsets(summed, sizes, stride))
-        base += arr.size
-    off_p, off_q = np.stack(off_p), np.stack(off_q)
-    off_p.flags.writeable = off_q.flags.writeable = False
-    return off_p, off_q, tuple(sizes[c] for c in out)
+        strides.append(stride)
+        bases.append(base)
+        base += width * int(np.prod(shape, dtype=np.int64))
+    out_strides = {c: int(np.prod([sizes[d] for d in out[i + 1:]], dtype=np.int64))
+                   for i, c in enumerate(out)}
+    P = int(np.prod([sizes[c] for c in out], dtype=np.int64))
+
+    def score(c: str) -> int:
+        unit = all(st.get(c, 0) in (0, 1) for st in strides)
+        return sizes[c] * (4 if unit else 1)
+    inner = max(reversed(out), key=score) if out else None      # ties: the last index
+    outer = [c for c in out if c != inner]
+    p_o = _offsets(outer, sizes, out_strides)
+    off_o = [b + _offsets(outer, sizes, st) for b, st in zip(bases, strides)]
+    if complex_at is not None:                      # the imaginary parts' outputs follow on
+        p_o = np.concatenate([p_o, p_o + P])
+        off_o = [np.concatenate([o, o + (j == complex_at)]) for j, o in enumerate(off_o)]
+    layout = sequential.ContractionLayout(
+        off_o=np.stack(off_o), p_o=p_o,
+        strides=np.array([st.get(inner, 0) for st in strides], dtype=np.int64),
+        off_q=np.stack([_offsets(summed, sizes, st) for st in strides]),
+        N=sizes[inner] if inner else 1, pin=out_strides[inner] if inner else 0,
+        size=P * (2 if complex_at is not None else 1))
+    for array in layout[:4]:
+        array.flags.writeable = False
+    return layout, tuple(sizes[c] for c in out)
 
 
 def _offsets(letters: Sequence[str], sizes: dict[str, int], stride: dict[str, int]) -> np.ndarray:
@@ -147,27 +183,27 @@ def _offsets(letters: Sequence[str], sizes: dict[str, int], stride: dict[str, in
 
 def contract_sequential(emu: Any, inputs: Sequence[str], out: str,
                         operands: Sequence[np.ndarray], what: str) -> np.ndarray:
-    """Sequentially rounded einsum of real operands (at most one complex: split into re, im)."""
-    complex_at = [j for j, a in enumerate(operands) if np.iscomplexobj(a)]
+    """Sequentially rounded einsum of real operands (at most one complex: its real and
+    imaginary parts contracted in turn)."""
+    complex_at = [j for j, a in enumerate(operands) if a.dtype.kind == "c"]
     if len(complex_at) > 1:
         raise emu._refuse(what, "the sequential policy contracts at most one complex operand "
                           "(complex × complex products are not split into rounded real "
                           "operations); use policy='fused' for this call's emulator")
+    j = complex_at[0] if complex_at else None
+    arrays = [np.ascontiguousarray(a, dtype=np.complex128 if i == j else np.float64)
+              for i, a in enumerate(operands)]
+    layout, shape = contraction_layout(inputs, out, [a.shape for a in arrays], j)
+    buf = (np.concatenate([a.reshape(-1).view(np.float64) for a in arrays]) if arrays
+           else np.zeros(0))
     params, counter = emu._sequential_params()
-    if not complex_at:
-        buf, off_p, off_q, shape = contraction_offsets(operands, inputs, out)
-        return sequential.contract(buf, off_p, off_q, params, counter).reshape(shape)
-    j = complex_at[0]
-    parts = []
-    offset = 0
-    for part in (operands[j].real, operands[j].imag):
-        ops = list(operands)
-        ops[j] = part
-        buf, off_p, off_q, shape = contraction_offsets(ops, inputs, out)
-        parts.append(sequential.contract(buf, off_p, off_q, params, counter,
-                                         offset).reshape(shape))
-        offset += off_p.shape[0] * off_p.shape[1] * off_q.shape[1]
-    return parts[0] + 1j * parts[1]
+    flat = sequential.contract(buf, layout, params, counter)
+    if j is None:
+        return flat.reshape(shape)
+    P = flat.size // 2
+    result = np.empty(P, dtype=np.complex128)     # not re + 1j*im: 1j*inf has a NaN part
+    result.real, result.imag = flat[:P], flat[P:]
+    return result.reshape(shape)
 
 
 # --- the compound operations -------------------------------------------------------------------
