@@ -105,7 +105,7 @@ def contraction_layout(inputs: Sequence[str], out: str, shapes: Sequence[tuple[i
     operand steps along it by 0 or 1 element (a broadcast or a contiguous row), the last index
     on ties: for a matmul, the columns.
     """
-    key = (tuple(inputs), out, tuple(tuple(s) for s in shapes), complex_at)
+    key = (tuple(inputs), out, tuple(shapes), complex_at)
     layout = _LAYOUTS.get(key)
     if layout is None:
         if len(_LAYOUTS) >= _LAYOUT_CACHE_SIZE:
@@ -193,11 +193,11 @@ def contract_sequential(emu: Any, inputs: Sequence[str], out: str,
     j = complex_at[0] if complex_at else None
     arrays = [np.ascontiguousarray(a, dtype=np.complex128 if i == j else np.float64)
               for i, a in enumerate(operands)]
-    layout, shape = contraction_layout(inputs, out, [a.shape for a in arrays], j)
+    layout, shape = contraction_layout(inputs, out, tuple(a.shape for a in arrays), j)
     buf = (np.concatenate([a.reshape(-1).view(np.float64) for a in arrays]) if arrays
            else np.zeros(0))
-    params, counter = emu._sequential_params()
-    flat = sequential.contract(buf, layout, params, counter)
+    params, counter, flavour = emu._sequential_params()
+    flat = sequential.contract(buf, layout, params, counter, flavour=flavour)
     if j is None:
         return flat.reshape(shape)
     P = flat.size // 2
@@ -284,7 +284,7 @@ def fourier(emu: Any, kind: str, a: np.ndarray, n: int | None = None, axis: int 
     if a.ndim == 0:
         raise ValueError(f"{what}: the input is 0-d; it needs an axis to transform")
     (axis,) = _normalize_axes(axis, a.ndim)
-    moved = np.moveaxis(a, axis, -1)
+    moved = a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
     length = moved.shape[-1]
     size = int(n) if n is not None else (2 * (length - 1) if kind == "irfft" else length)
     if size < 1:
@@ -292,9 +292,10 @@ def fourier(emu: Any, kind: str, a: np.ndarray, n: int | None = None, axis: int 
     plan = _fourier.plan(kind, size, _NORMS[norm], emu._active.fmt)
     x = _fit(moved, plan.n_in)
     rows = x.reshape(-1, plan.n_in)
-    params, counter = emu._sequential_params()
-    y = _fourier.transform(plan, rows, params, counter)
-    return np.moveaxis(y.reshape(x.shape[:-1] + (plan.n_out,)), -1, axis)
+    params, counter, flavour = emu._sequential_params()
+    y = _fourier.transform(plan, rows, params, counter, flavour).reshape(x.shape[:-1]
+                                                                        + (plan.n_out,))
+    return y if axis == a.ndim - 1 else np.moveaxis(y, -1, axis)
 
 
 def fourier_operation_count(kind: str, n: int) -> int:

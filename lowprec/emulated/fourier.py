@@ -677,10 +677,12 @@ def _build(f: int):
 _KERNELS: dict[int, object] = {}
 
 
-def transform(p: FourierPlan, rows: np.ndarray, params: np.ndarray, counter: int) -> np.ndarray:
+def transform(p: FourierPlan, rows: np.ndarray, params: np.ndarray, counter: int,
+              flavour: int | None = None) -> np.ndarray:
     """The sequential transform of each row of `rows` (2-D: (R, n_in), complex128, or float64
-    for rfft) with packed rounding parameters (`kernels.round_params`) and the counter value.
-    Returns (R, n_out), complex128 (float64 for irfft)."""
+    for rfft) with packed rounding parameters (`kernels.round_params`), the counter value and
+    the parameters' `roundop.flavour` (if known). Returns (R, n_out), complex128 (float64 for
+    irfft)."""
     R = rows.shape[0]
     if p.kind == "rfft":
         x = np.ascontiguousarray(rows, dtype=np.float64)
@@ -688,7 +690,7 @@ def transform(p: FourierPlan, rows: np.ndarray, params: np.ndarray, counter: int
         x = np.ascontiguousarray(rows, dtype=np.complex128).view(np.float64)
     out = np.empty((R, p.n_out if p.kind == "irfft" else 2 * p.n_out))
     if R:
-        f = roundop.flavour(params)
+        f = roundop.flavour(params) if flavour is None else flavour
         kernel = _KERNELS.get(f)
         if kernel is None:
             kernel = _KERNELS[f] = _build(f)

@@ -22,8 +22,8 @@ value of magnitude in [2**emin, max_finite] (all values, for NEAREST and STOCHAS
 returns a value outside that range unrounded with slow = True; a kernel that sees it redoes
 that step for its rows with `exact`. The other rounders return slow = False, a constant, so
 the check and the redo vanish from their kernels (measured: the check alone makes a butterfly
-~3x slower). Kernels are compiled per flavour by `specialise`, since numba neither inlines a plain njit callee nor
-folds a flavour passed as an argument.
+~3x slower). Kernels are compiled per flavour by `specialise`, since numba neither inlines
+a plain njit callee nor folds a flavour passed as an argument.
 """
 from __future__ import annotations
 

@@ -203,19 +203,20 @@ def _cumsum_kernel(x, out, sbits, emin, emax, restricted, subnormals, mode, key)
             out[m, k] = acc
 
 
-def contract(buf: np.ndarray, layout: "ContractionLayout", params: np.ndarray, counter: int,
-             offset: int = 0) -> np.ndarray:
+def contract(buf: np.ndarray, layout: ContractionLayout, params: np.ndarray, counter: int,
+             offset: int = 0, flavour: int | None = None) -> np.ndarray:
     """Sequentially rounded contraction: out[p] = Σ_q Π_j buf[offset_j(p) + off_q[j, q]].
 
     buf: float64, the operands' values side by side; layout: where operand j's value for
     output p and summed term q lies (`compound.contraction_layout`). params: packed rounding
     parameters (`kernels.round_params`); counter: the operation's counter value; offset: the
-    first random-bit index. Returns float64 (P,); an empty sum (Q = 0) is 0.
+    first random-bit index; flavour: `roundop.flavour(params)`, if known. Returns float64
+    (P,); an empty sum (Q = 0) is 0.
     """
-    out = np.zeros(layout.size, dtype=np.float64)
+    out = np.empty(layout.size, dtype=np.float64)
     if layout.size == 0:
         return out
-    f = roundop.flavour(params)
+    f = roundop.flavour(params) if flavour is None else flavour
     kernel = _KERNELS.get(f)
     if kernel is None:
         kernel = _KERNELS[f] = _build(f)
