@@ -59,8 +59,10 @@ Slots of omitted operations (twiddles at k = 0, the second output of a self-pair
 skipped, so every operation keeps its index whatever is omitted around it.
 
 Speed: the kernel transforms up to `BLOCK_ROWS` rows at once with the rows innermost, so every
-operation is one vectorised loop over rows with the rounding inline (`roundop.py`); kernels are
-compiled per rounding-recipe variant.
+operation is one vectorised loop over rows with the rounding inline (`roundop.py`; a kernel per
+rounding flavour). Measured on (8, 48, 96) rfft/irfft: ~0.5 ns per rounded operation nearest,
+~0.9 ns stochastic (the random bits' hash), 2.5× / 4.7× numpy's float64 rfft rounded once
+(benchmarks/bench_compound.py).
 """
 from __future__ import annotations
 
