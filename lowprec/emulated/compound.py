@@ -11,7 +11,8 @@
 
 The functions here take and return plain float64/complex128 ndarrays; `rules.py` enters the
 operands and wraps the results. `emu` supplies the rounding: `emu._round(raw)` (fused) and
-`emu._sequential_params()` (the packed rounding parameters and a fresh counter value).
+`emu._sequential_params()` (the packed rounding parameters, a fresh counter value and the
+kernels' rounding flavour).
 
 Sequential Fourier transforms are rounded FFTs (`fourier.py`): mixed-radix Cooley–Tukey
 butterflies, every multiply and add rounded, twiddle factors rounded to nearest as a table

@@ -20,6 +20,8 @@ index, which gives the same bits). How `i` enumerates the operations is part of 
     term q (C order over the summed indices), term q = x0 * x1 * ... * x_{n-1} formed left to right
         product j (1 <= j < n):   i = offset + (p * Q + q) * n + (j - 1)
         running sum s += term:    i = offset + (p * Q + q) * n + (n - 1)
+    (with one complex operand: its real parts' contraction with offset 0, then its imaginary
+    parts' with offset n * P * Q)
     cumulative sum along a row m of length K (row-major (M, K)):
         partial sum s += x[m, k]: i = m * K + k
 The running sums start at 0, so the first term is rounded too (0 + x[0] is x[0] rounded to the
@@ -63,12 +65,12 @@ class ContractionLayout(NamedTuple):
 
 
 # Plain functions, made into numba functions per rounding flavour by `roundop.specialise`:
-# `rnd` is bound to the flavour's rounder (or the exact one), the drivers' `*_x` to the exact
-# steps (a tracked flavour redoes a step whose values left the fast range: each step reads the
-# accumulators it does not write) and `check` to whether the flavour is tracked.
+# `rnd` is bound to the flavour's rounder (or the exact one), the kernel's `*_x` to the exact
+# rows and `check` to whether the flavour is tracked (`roundop`).
 # A row function sums, for nb outputs r (random-bit index i0 + r·di + q·n + ...), all Q terms
 # left to right; operand j's value for output r and term q is buf[a_j + r·s_j + oq[j, q]].
-# Returns whether a value left the fast recipe's range (then the row is done again, exactly).
+# It returns whether a value left the fast recipe's range; a tracked flavour then does the
+# whole row again with the exact rounder (its inputs are unchanged).
 rnd = roundop.ROUNDERS[roundop.NEAREST]           # placeholders: bound per flavour
 check = False
 
