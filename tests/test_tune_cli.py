@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import netCDF4
 import pytest
 import tomli_w
 from click.testing import CliRunner
@@ -38,6 +39,11 @@ def probes(outdir: Path) -> dict[str, dict]:
         return json.loads((outdir / "tune.json").read_text())["probes"]
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+
+
+def finished(path: Path) -> bool:
+    with netCDF4.Dataset(path) as nc:
+        return nc.__dict__.get("lowprec_status") == "complete"
 
 
 def test_killed_tune_resumes_without_recomputing_a_probe(tmp_path):
@@ -70,8 +76,10 @@ def test_killed_tune_resumes_without_recomputing_a_probe(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     before = probes(outdir)
     assert len(before) >= 3 and {r["stage"] for r in before.values()} <= {"coarse", "fine"}
+    # the finished runs of the probes (not the linked double runs; a run the kill interrupted
+    # holds its checkpoint with status "running", and the rerun rightly continues it)
     kept = {p: (p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in outdir.rglob("runs/*.nc") if p.stat().st_nlink == 1}   # not the linked double runs
+            for p in outdir.rglob("runs/*.nc") if p.stat().st_nlink == 1 and finished(p)}
 
     result = tune(config, outdir, scheduler="serial", quiet=True)
 
