@@ -144,4 +144,5 @@ class PrimitiveEquations:
 
 def vertical_matvec(A: Any, x: Any) -> Any:
     """Σ_j A[i, j] x[j, ...]: a matrix acting on the level axis of spectral fields (K, M, L)."""
-    return np.einsum("ij,jml->iml", A, x)
+    rows = x.reshape(x.shape[0], -1)                       # one matmul for every coefficient
+    return (A @ rows).reshape((A.shape[0],) + tuple(x.shape[1:]))

@@ -75,7 +75,7 @@ class SemiImplicit:
             r_D, r_T, r_p = r_D + L_D, r_T + L_T, r_p + L_p
         c, c_xi, inverse = self.steps[first]
         rhs = r_D + c_xi * (vertical_matvec(self.G, r_T) + self.R_T_ref * r_p)
-        dD = np.einsum("lij,jml->iml", inverse, rhs)
+        dD = np.moveaxis(inverse @ np.moveaxis(rhs, -1, 0), 0, -1)     # M_l⁻¹ for each degree l
         dT = r_T - c * vertical_matvec(self.H, dD)
         dp = r_p - c * vertical_matvec(self.thickness_row, dD)
         return tend.replace(div=dD, temp=dT, lnps=dp)
