@@ -65,16 +65,22 @@ def test_registered_with_outputs_on_its_coordinates():
     assert np.allclose(d["ps"], 1e5) and np.abs(d["u"]).max() == 0.0     # rest, p_s = p0
 
 
-@pytest.mark.parametrize("T, dt", [(31, 2400.0), (21, 3600.0), (42, 1800.0), (10, 7200.0)])
+@pytest.mark.parametrize("T, dt", [(31, 2400.0), (21, 3600.0), (42, 1800.0), (15, 4320.0),
+                                   (10, 5400.0), (2, 5400.0)])
 def test_default_time_step_is_the_spec_s_and_divides_6_hours(T, dt):
+    """40 min at T31, 1 h at T21 (the spec); ∝ 1/T elsewhere, but never 2ΩΔt > 0.8 (leapfrog
+    with explicit Coriolis: unstable from 2ΩΔt = 1, i.e. 6857 s; T10 at 2 h blew up in 4 days)."""
     p = GCMParams(truncation=T)
     assert p.time_step == dt and (21600 / dt).is_integer()
+    assert 2 * p.Omega * dt <= 0.8
     assert GCMParams(truncation=T, dt=600.0).time_step == 600.0
+    assert GCMParams(truncation=T, Omega=0.0).time_step == 21600 / math.ceil(21600 * T / 75600)
 
 
 @pytest.mark.parametrize("bad, match", [
     (dict(truncation=1), "truncation"), (dict(truncation=21.5), "truncation"),
     (dict(dt=1000.0), "divide 6 hours"), (dict(dt=-60.0), "divide 6 hours"),
+    (dict(dt=7200.0), "2·Omega·dt < 1"),
     (dict(physics="moist"), "held_suarez"), (dict(levels=0), "at least one"),
     (dict(sigma_half=(0.0, 0.6, 0.5, 1.0)), "half levels"), (dict(kappa=0.0), "positive"),
     (dict(williams_alpha=0.0), "0 < α")])

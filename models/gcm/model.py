@@ -22,6 +22,8 @@ from models.gcm.vertical import SigmaLevels, half_levels, reference_temperature
 SIX_HOURS = 21600.0     # s: the time step divides it, so 6-hourly output and days are whole steps
 DT_TIMES_T = 75600.0    # s: the default Δt is the largest divisor of 6 h ≤ 75600 s / T
                         # (2400 s = 40 min at T31, 3600 s at T21, the spec's; 1800 s at T42)
+INERTIAL = 0.8          # ... and ≤ 0.8/(2Ω): the leapfrog's explicit Coriolis term is unstable
+                        # for 2ΩΔt ≥ 1 (5400 s below T14 on Earth)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class GCMParams:
     truncation: int = 31            # triangular truncation T (T31 on 96 x 48; T21 on 64 x 32)
     levels: int = 8                 # σ layers: 8 = SPEEDY's half levels; other n: n equal layers
     sigma_half: tuple[float, ...] | None = None   # half levels 0..1 (overrides levels)
-    dt: float | None = None         # time step, s, dividing 6 h; None: 21600/⌈21600·T/75600⌉
+    dt: float | None = None         # time step, s, dividing 6 h, 2ΩΔt < 1; None: the spec's (below)
     physics: str = "held_suarez"    # "held_suarez" | "none" (adiabatic, inviscid but diffusion)
     radius: float = 6.371e6         # a, m
     Omega: float = 7.292e-5         # rotation rate, s⁻¹
@@ -70,9 +72,14 @@ class GCMParams:
         if self.dt is not None:
             steps = SIX_HOURS / self.dt if self.dt > 0 else 0.0
             if not (self.dt > 0 and abs(steps - round(steps)) < 1e-9 * steps):
+                below = SIX_HOURS / math.ceil(steps) if self.dt > 0 else 2400.0
                 raise ValueError(f"gcm: dt={self.dt} s must divide 6 hours (21600 s) a whole number "
                                  f"of times, so that 6-hourly output and days are whole steps; e.g. "
-                                 f"{SIX_HOURS / max(1, round(steps) or 1):g} s")
+                                 f"{below:g} s")
+            if 2 * self.Omega * self.dt >= 1:
+                raise ValueError(f"gcm: dt={self.dt} s with Omega={self.Omega} s⁻¹: the leapfrog's "
+                                 f"explicit Coriolis term needs 2·Omega·dt < 1 (dt < "
+                                 f"{0.5 / self.Omega:.0f} s); leave dt out for the default")
         for name in ("radius", "R", "kappa", "p0", "gravity", "diffusion_timescale",
                      "semi_implicit_temperature"):
             if not getattr(self, name) > 0:
@@ -87,10 +94,14 @@ class GCMParams:
 
     @property
     def time_step(self) -> float:
-        """Δt, s: the given dt, else the largest divisor of 6 h at or below 75600 s / T."""
+        """Δt, s: the given dt, else the largest divisor of 6 h at or below both 75600 s / T
+        and 0.8/(2Ω)."""
         if self.dt is not None:
             return float(self.dt)
-        return SIX_HOURS / math.ceil(SIX_HOURS * self.truncation / DT_TIMES_T)
+        longest = DT_TIMES_T / self.truncation
+        if self.Omega > 0:
+            longest = min(longest, INERTIAL / (2 * self.Omega))
+        return SIX_HOURS / math.ceil(SIX_HOURS / longest)
 
 
 _GRID = ("time", "lev", "lat", "lon")
