@@ -344,3 +344,15 @@ def test_reference_profile_and_levels_are_speedy_s():
     T_ref = reference_temperature(L.full, 287.0, 9.81)
     assert math.isclose(T_ref[0], 288 * 0.2 ** (287 * 6.5e-3 / 9.81)) and 285 < T_ref[-1] < 288
     assert np.all(np.diff(T_ref) >= 0)
+
+
+def test_a_restart_of_another_shape_is_refused():
+    model = GCM(T10)
+    arrays = model.state_arrays(model.initial_state(0))
+    other = GCM(replace(T10, truncation=12))
+    with pytest.raises(ValueError, match="T12, 8 levels"):
+        other.state_from_arrays(arrays)
+    with pytest.raises(ValueError, match="no array 'now_div'"):
+        model.state_from_arrays({k: v for k, v in arrays.items() if k != "now_div"})
+    again = model.state_from_arrays(arrays)
+    assert not again.started and np.array_equal(again.now.temp, model.initial_state(0).now.temp)
