@@ -8,7 +8,7 @@ In the spirit of SPEEDY (Molteni 2003), in which Paxton et al. (2022) rounded ev
                        differences: hydrostatic Φ, σ̇ and ω/p from the continuity equation.
 - ``dynamics.py``      the vorticity–divergence primitive equations (Hoskins & Simmons 1975):
                        prognostic ζ, D, T′ = T − T_ref(σ), ln(p_s/p0) (and tracers).
-- ``semi_implicit.py`` gravity-wave terms centred in time about rest and T_ref(σ).
+- ``semi_implicit.py`` gravity-wave terms centred in time about rest and an isothermal 300 K.
 - ``diffusion.py``     implicit ∇⁸ hyperdiffusion, 2.4 h at the truncation wavenumber.
 - ``timestepping.py``  leapfrog with the Robert–Asselin–Williams filter (0.05, 0.53); Euler first.
 - ``forcing.py``       the physics as a swappable object: Held & Suarez (1994), or none.

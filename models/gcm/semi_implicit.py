@@ -20,6 +20,14 @@ i.e., with r = F(X^n) + L (X^{n−1} − X^n) = N^n + L X^{n−1} from the full 
 The first step (semi-implicit Euler, X^1 = X^0 + Δt δ with the linear terms at (X^0 + X^1)/2) is
 the same with c = Δt/2 and r = F(X^0). The matrices M_l⁻¹ are inverted once in float64 for both
 values of c and enter as tables. Runs under the ``"timestepping"`` component.
+
+The linearisation temperature (``T_ref`` here) is the model's ``semi_implicit_temperature``, an
+isothermal 300 K by default, not the profile T′ departs from: the scheme is unstable where the
+atmosphere is warmer than the temperature it is linearised about (Simmons, Hoskins & Burridge 1978).
+With SPEEDY's profile (211 K above σ = 0.2) a resting isothermal 280 K atmosphere blew up within
+days at Δt = 1 h; 300 K is stable for everything the tests and Held–Suarez produce. Any choice
+gives the same solution to O(Δt²): the full tendency is computed explicitly, and only the
+difference L(X^{n−1} − X^n) of the linear terms moves in time.
 """
 from __future__ import annotations
 
