@@ -11,7 +11,8 @@ B6   sequential ÷ fused policy step time (10 sbits nearest; the sequential FFT 
 Breakdown: the step's parts (transforms, grid-point dynamics, physics, spectral dynamics,
      semi-implicit solve, diffusion, leapfrog), timed by running the model's own recipe part by
      part (checked bit-identical to model.step); for the emulated arithmetics the difference to
-     float64 per part is the cost of rounding and dispatch.
+     float64 per part is the cost of rounding and dispatch; a sequential-policy column shows
+     where B6 goes.
 Climate (opt-in, ~10 min of one core at T31): float64 from rest, `--spinup-days` discarded, then
      daily zonal means (from 6-hourly snapshots) over `--climate-days`, summarised as jets,
      surface winds and temperatures against the spec's numbers (models/gcm/climate.py).
@@ -135,10 +136,14 @@ def step_in_parts(model: GCM, s: LeapfrogState, clock: dict[str, float]) -> Leap
     return out
 
 
-def breakdown(params: GCMParams, steps: int) -> dict[str, dict[str, float]]:
-    """CPU ms per step of each part, per arithmetic; checks the parts make model.step's state."""
+def breakdown(params: GCMParams, steps: int, sequential_steps: int) -> dict[str, dict[str, float]]:
+    """CPU ms per step of each part, per arithmetic (and 10-sbit nearest under the sequential
+    policy); checks that the parts make model.step's state."""
     out = {}
-    for name, make in arithmetics().items():
+    makers = dict(arithmetics(), sequential=arithmetics("sequential")["nearest"])
+    for name, make in makers.items():
+        if name == "sequential":
+            steps = sequential_steps
         model, state = warm_model(params, make(), steps=4)
         counter = model.emu.get_state()
         reference = model.state_arrays(model.step(state))
@@ -260,8 +265,9 @@ def main() -> None:
     result["b6"] = b6
 
     # breakdown
-    parts = breakdown(params, args.steps)
-    print("\nThe step in parts, CPU ms per step (emulated: + rounding and dispatch over float64)")
+    parts = breakdown(params, args.steps, args.b6_steps)
+    print("\nThe step in parts, CPU ms per step (emulated: + rounding and dispatch over float64; "
+          "sequential: 10 sbits nearest, every multiply and add of FFTs and matmuls rounded)")
     print(f"{'part':<22}" + "".join(f"{n:>12}" for n in parts))
     for p in PARTS + ("total",):
         row = [sum(parts[n].values()) if p == "total" else parts[n].get(p, 0.0) for n in parts]
