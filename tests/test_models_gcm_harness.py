@@ -47,7 +47,7 @@ def test_a_continued_stochastic_run_equals_one_long_run(tmp_path):
     assert np.abs(whole["u_zonal_mean"].values).max() > 0
 
 
-def test_spinup_restarts_start_a_sweep_that_validates_the_zonal_means(tmp_path):
+def test_spinup_restarts_start_a_sweep_that_validates_the_zonal_means(tmp_path, capsys):
     import validation
     out = tmp_path / "spinup"
     result = spinup(gcm(), out, restart_every="1 day")
@@ -59,6 +59,8 @@ def test_spinup_restarts_start_a_sweep_that_validates_the_zonal_means(tmp_path):
 
     d = tmp_path / "sweep"
     res = sweep(gcm(restarts=str(out)), d, scheduler="serial", quiet=True)
+    # restarts one day apart for one-day runs: just far enough, no overlap warning
+    assert "restarts:" not in capsys.readouterr().err
     assert res.ok and res.total == 6          # 2 controls, 2 null, 2 members at 10 sbits
     for member, restart in enumerate(result.restarts):
         f = open_run(d / "runs" / f"gcm_sb52_nearest_m{member:03d}.nc")
@@ -92,3 +94,22 @@ def test_packaged_sweep_passes_the_pre_flight():
     exp = load_config(EXPERIMENTS / "gcm_held_suarez_sweep.toml")
     exp = exp.replace(sweep={k: v for k, v in exp.sweep.items() if k != "restarts"})
     preflight(exp, parse_sweep(exp.sweep).runs(exp.model))
+
+
+def test_members_from_restarts_closer_than_a_run_are_warned_about(tmp_path):
+    """Float64 members continue the spin-up's own trajectory: restarts 1 day apart for 2-day runs
+    give members that share half their series, a null that measures overlap. Warned, with the
+    gap and the length in steps."""
+    from lowprec.harness.spinup import spinup
+    from lowprec.harness.sweep import parse_sweep, restart_spacing_warning, sweep_restarts
+    cfg = gcm(restarts=str(tmp_path / "spinup"))
+    spinup(gcm(), tmp_path / "spinup", restart_every="1 day")
+    for length, warned in (("2 days", True), ("1 day", False)):
+        cfg["run"]["length"] = length
+        exp = load_config(cfg)
+        spec = parse_sweep(exp.sweep)
+        text = restart_spacing_warning(exp, sweep_restarts(spec, exp), spec.n_members)
+        assert (text is not None) == warned, text
+    assert "16 steps apart" in restart_spacing_warning(
+        load_config(dict(cfg, run=dict(cfg["run"], length="2 days"))),
+        sweep_restarts(spec, exp), spec.n_members)
