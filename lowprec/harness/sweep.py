@@ -441,6 +441,37 @@ def preflight(exp: Any, keys: list[RunKey], restarts: list[Path] | None = None,
                               "(or the --set values) and start the sweep again.") from e
 
 
+def restart_spacing_warning(exp: Any, restarts: list[Path] | None, n_members: int) -> str | None:
+    """A warning when the members' restarts lie closer together than a run is long (else None).
+
+    A float64 member continues the spin-up's own trajectory bit for bit, so members started
+    from restarts ``gap`` steps apart share all but ``gap`` steps of their series: the
+    double-vs-double null then measures that overlap, not the spread the weather gives.
+    """
+    if not restarts or n_members < 2:
+        return None
+    import netCDF4
+
+    from lowprec.harness.config import make_model
+    from lowprec.harness.run import schedule
+    steps = []
+    for f in restarts[:n_members]:
+        with netCDF4.Dataset(f) as nc:
+            steps.append(int(nc.getncattr("lowprec_restart_step")))
+    gap = min(b - a for a, b in zip(steps, steps[1:]))
+    model = make_model(exp)
+    sched = schedule(exp, model.dt, model.time_units)
+    length = sched.interval_steps * sched.n_outputs
+    if gap >= length:
+        return None
+    return (f"[sweep] restarts: the members start {gap} steps apart, but a run is {length} steps "
+            f"long ({exp.run.length}); a float64 member continues the spin-up's trajectory bit "
+            "for bit, so the double-precision members share most of their series and the null "
+            "measures that overlap, not the weather's spread (every setting then looks "
+            "significant). Space the restarts at least a run length apart (`lowprec spinup "
+            "--restart-every`).")
+
+
 def design_warnings(spec: SweepSpec, alpha: float = 0.05) -> list[str]:
     """Why a sweep's runs could not be validated as they stand (empty: they can).
 
@@ -653,6 +684,9 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
     preflight(exp, keys, restarts, outdir)  # every run's config, before a file or a cluster
     for line in design_warnings(spec):     # even when quiet: a sweep nobody can validate
         print(f"warning: {line}", file=sys.stderr, flush=True)
+    overlap = restart_spacing_warning(exp, restarts, spec.n_members)
+    if overlap:
+        print(f"warning: {overlap}", file=sys.stderr, flush=True)
     (outdir / RUNS).mkdir(parents=True, exist_ok=True)
     with _sweep_lock(outdir):
         manifest = _open_manifest(outdir, exp, spec, keys)
