@@ -29,9 +29,12 @@ def _one_line_warning(message: Any, category: type, *args: Any, **kwargs: Any) -
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lowprec")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """lowprec: run climate models in emulated low precision, and validate them."""
+    original = warnings.formatwarning
     warnings.formatwarning = _one_line_warning      # "warning: <message>", no source line
+    ctx.call_on_close(lambda: setattr(warnings, "formatwarning", original))
 
 
 def _parse_value(text: str) -> Any:

@@ -75,6 +75,7 @@ Runs with wider formats are stored as float64.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import math
 import time as _time
@@ -603,6 +604,8 @@ def _resume_point(plan: _Plan, overwrite: bool, resume: bool) -> "_Start | xr.Da
     try:
         attrs = _global_attributes(out)
     except (OSError, RuntimeError, ValueError) as e:
+        if overwrite:
+            return _Start()                 # asked to start afresh: it is replaced
         from lowprec.harness.store import _short_reason
         raise StorageError(f"resume {str(out)!r}: the output cannot be read ({_short_reason(e)}),"
                            " so it cannot be continued. Pass overwrite=True (--overwrite) to run "
@@ -917,11 +920,11 @@ class _Run:
     def storage_failure(self, error: StorageError) -> StorageError:
         """A write failed (disk full ...): say what is kept, one line."""
         first = str(error).rstrip(".")
-        if first.endswith("nothing partial was left"):
-            first = first[:-len("nothing partial was left")].rstrip("; ")
+        kept = self._saved("running") if self.saved_k else self._nothing_saved()
+        if error.errno == errno.ENOSPC:
+            kept = kept.replace("continue with", "free some space and continue with")
         return StorageError(error.errno, f"{first}. The run stopped at t = "
-                            f"{self.step * self.step_time:g} {self.time_unit}; "
-                            f"{self._saved('running') if self.saved_k else self._nothing_saved()}")
+                            f"{self.step * self.step_time:g} {self.time_unit}; {kept}")
 
     def _saved(self, status: str) -> str:
         own_restart = output_companions(self.out_path)[0]

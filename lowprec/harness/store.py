@@ -71,13 +71,16 @@ TIME_UNITS = "days since 0001-01-01 00:00:00"
 CALENDAR = "365_day"
 RESOLVED_HEADER = "# lowprec resolved experiment"
 CHUNK_POINTS = 512              # grid points per chunk (a block a validator reads over all time)
-CHUNK_BYTES = 4 * 2**20         # largest chunk, bytes (as float64)
+CHUNK_BYTES = 2**20             # largest chunk, bytes (as float64)
 WRITE_BYTES = 32 * 2**20        # output rows buffered between checkpoints, bytes (as float64)
 SUM_PREFIX = "lowprec_mean_sum__"
 
 
 class StorageError(LowprecError, OSError):
     """A run file that cannot be read or written (truncated, disk full, read-only ...)."""
+
+    def __str__(self) -> str:               # the message alone, without OSError's "[Errno N]"
+        return self.strerror if self.strerror else super().__str__()
 
 
 def output_companions(path: Path | str) -> tuple[Path, Path]:
@@ -203,8 +206,7 @@ def _write_error(error: BaseException, path: Path) -> StorageError:
         return error
     if disk_full(error, path):
         return StorageError(errno.ENOSPC, f"{path}: the disk is full (no space left on "
-                            f"{_mount_point(path)}); nothing partial was left. Free some space "
-                            "and try again.")
+                            f"{_mount_point(path)}); nothing partial was left")
     reason = getattr(error, "strerror", None) or str(error)
     return StorageError(getattr(error, "errno", None) or errno.EIO,
                         f"{path}: cannot be written ({reason}).")

@@ -890,7 +890,7 @@ def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Datase
     if unreadable and not skip_unreadable:
         from lowprec.errors import ValidationInputError
         raise ValidationInputError(
-            f"{len(unreadable)} run file(s) of {outdir} cannot be read: "
+            f"{len(unreadable)} run file(s) of {outdir} unreadable: "
             + "; ".join(unreadable) + ". Delete them and run `lowprec sweep` again to compute "
             "them again, or go on without them (skip_unreadable=True; `lowprec validate "
             "--skip-unreadable`).")
