@@ -116,18 +116,20 @@ class Outputs:
     model: gives OUTPUTS (CF metadata), coords(), dt and time_units. names: the variables
     written. shapes: one row's shape of each. ratios / time_dims: variables written as means
     (outputs per row, time dimension). first_output: step of output 0. interval: steps between
-    outputs. rows_per_write: outputs buffered between writes (chunk rows along time); capacity:
-    outputs the buffers can hold (rows_per_write, or every output of an in-memory run).
+    outputs. rows_per_write: outputs buffered between writes; chunk_rows: outputs per chunk
+    along time (dividing rows_per_write); capacity: outputs the buffers can hold
+    (rows_per_write, or every output of an in-memory run).
     labels: the scalar coordinates (sbits, mode, member) with their attributes.
     """
 
     def __init__(self, model: Any, names: list[str], shapes: Mapping[str, tuple[int, ...]],
                  ratios: Mapping[str, int], time_dims: Mapping[str, str], first_output: int,
                  interval: int, try_float32: bool, rows_per_write: int, capacity: int,
-                 labels: Mapping[str, tuple[Any, dict]]) -> None:
+                 labels: Mapping[str, tuple[Any, dict]], chunk_rows: int | None = None) -> None:
         self.model = model
         self.first_output, self.interval = first_output, interval
         self.rows_per_write = rows_per_write
+        self.chunk_rows = chunk_rows or rows_per_write
         specs = {o.name: o for o in model.OUTPUTS}
         seconds = interval * model.dt if model.time_units == "s" else None
         self.variables: dict[str, Variable] = {}
@@ -234,9 +236,9 @@ class Outputs:
         axes = {}
         for dim, r in self.axes.items():
             attrs, bounds = time_axis_attrs(self.model.time_units, None if r == 1 else dim)
-            axes[dim] = AxisSpec(attrs, bounds, chunk=max(1, self.rows_per_write // r))
+            axes[dim] = AxisSpec(attrs, bounds, chunk=max(1, self.chunk_rows // r))
         variables = {name: VariableSpec(var.dims, dict(var.attrs, coordinates=SCALAR_COORDS),
-                                        chunk_shape(var.shape, max(1, self.rows_per_write
+                                        chunk_shape(var.shape, max(1, self.chunk_rows
                                                                    // var.ratio)))
                      for name, var in self.variables.items()}
         return FileLayout(axes, variables, self.coordinates())

@@ -721,16 +721,13 @@ class _Run:
         first_output = self.start_step + self.spun + sched.interval_steps
         shapes = {n: np.shape(v) for n, v in model.diagnostics(self.state).items()
                   if n in plan.names}
-        if self.out_path is None:
-            per_write = capacity = sched.n_outputs
-        else:
-            row_bytes = sum(8 * math.prod(s) for s in shapes.values())
-            block = max((math.prod(chunk_shape(s, 1)[1:]) for s in shapes.values()), default=1)
-            per_write = rows_per_write(row_bytes, block, sched.n_outputs, sched.aligned_every)
+        per_write = chunk = capacity = sched.n_outputs
+        if self.out_path is not None:
+            per_write, chunk = _write_sizes(shapes, sched)
             capacity = per_write
         self.outputs = Outputs(model, plan.names, shapes, sched.ratios, sched.time_dims,
                                first_output, sched.interval_steps, exp.precision.max_sbits <= 23,
-                               per_write, capacity, _labels(exp, plan.record))
+                               per_write, capacity, _labels(exp, plan.record), chunk)
         self.file: RunFile | None = None
         if start.resume is not None:
             self.outputs.restore(self.k, start.resume.sums)
@@ -969,6 +966,28 @@ class _Run:
                 if not all(np.isfinite(a).all() for a in self.model.state_arrays(state).values()):
                     return step
         return noticed                          # not reproduced (cannot happen if deterministic)
+
+
+def _write_sizes(shapes: Mapping[str, tuple[int, ...]], sched: "Schedule") -> tuple[int, int]:
+    """(outputs buffered between writes, outputs per chunk along time) of a run to a file.
+
+    The buffer is what fits in store.WRITE_BYTES with chunks under store.CHUNK_BYTES. Chunks
+    are that long, unless checkpoints come more often (run.checkpoint_interval): then as long
+    as a checkpoint's rows, but not shorter than an eighth of the buffer, so that a checkpoint
+    appends whole chunks or rewrites at most one short last chunk of each variable. Both are
+    whole numbers of the longest mean, so that every mean is complete at a write.
+    """
+    row_bytes = sum(8 * math.prod(s) for s in shapes.values())
+    block = max((math.prod(chunk_shape(s, 1)[1:]) for s in shapes.values()), default=1)
+    aligned = sched.aligned_every
+    per_write = rows_per_write(row_bytes, block, sched.n_outputs, aligned)
+    chunk = per_write
+    every = sched.checkpoint_every
+    if every is not None and every < per_write:
+        chunk = max(every, per_write // 8)
+        chunk = min(per_write, -(-chunk // aligned) * aligned)      # a whole number of means
+        per_write = max(chunk, per_write - per_write % chunk)
+    return per_write, chunk
 
 
 def _integrate(run: _Run) -> xr.Dataset:
