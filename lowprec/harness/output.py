@@ -60,8 +60,8 @@ class RowBuffer:
         self.n += 1
 
     def rows(self) -> np.ndarray:
-        """The rows held (a copy)."""
-        return self.data[:self.n].copy()
+        """The rows held (a view: valid until the next put or clear)."""
+        return self.data[:self.n]
 
     def clear(self) -> None:
         """Forget the rows held (they are written), and try float32 again."""

@@ -500,19 +500,27 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
                                    restart_from=None if restart_path is None else str(restart_path)))
     show = progress if progress is not None else not quiet
     with StopSignals() as stops:
-        with stops.io():
-            plan = _plan(exp, out_path, None if restart_path is None else Path(restart_path),
-                         show)
-        if out_path is None:
-            return _integrate(_Run(plan, stops, _Start()))
-        prepare_output_directory(out_path)
-        with output_lock(out_path):
+        try:
             with stops.io():
-                start = _resume_point(plan, overwrite, resume)
-            if isinstance(start, xr.Dataset):
-                return start                        # finished: returned as it is
-            check_disk(out_path.parent, plan.output_bytes(), _what(exp, "run.length"))
-            return _integrate(_Run(plan, stops, start))
+                plan = _plan(exp, out_path, None if restart_path is None else Path(restart_path),
+                             show)
+            if out_path is None:
+                return _integrate(_Run(plan, stops, _Start()))
+            prepare_output_directory(out_path)
+            with output_lock(out_path):
+                with stops.io():
+                    start = _resume_point(plan, overwrite, resume)
+                if isinstance(start, xr.Dataset):
+                    return start                    # finished: returned as it is
+                check_disk(out_path.parent, plan.output_bytes(), _what(exp, "run.length"))
+                run = _Run(plan, stops, start)
+                return _integrate(run)
+        except STOPS as e:
+            if not e.saved:                         # stopped before the run loop began
+                e.saved = ("stopped before the run started: nothing was written"
+                           + (f" ({out_path} is as it was)." if out_path is not None
+                              and out_path.exists() else "."))
+            raise
 
 
 def _what(exp: Experiment, key: str) -> str:
@@ -934,9 +942,9 @@ class _Run:
                 "there; continue with --resume (resume=True).")
 
     def _nothing_saved(self) -> str:
-        where = "spin-up" if self.k == 0 and self.step < self.start_step + self.spun else \
-            "the first output"
-        return f"nothing was saved (stopped before {where}; no output file was written)."
+        when = ("during the spin-up" if self.step < self.start_step + self.spun
+                else "before the first output")
+        return f"nothing was saved (stopped {when}; no output file was written)."
 
     # -- finiteness ----------------------------------------------------------------------------
     def _check(self) -> dict[str, np.ndarray] | None:

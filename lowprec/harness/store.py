@@ -521,6 +521,8 @@ class RunFile:
                                     shuffle=True, chunksizes=spec.chunks, fill_value=False)
             var.setncatts(spec.attrs)
         var = nc[name]
+        # a chunk or two in the cache: written chunks go to disk as they fill, not all at close
+        var.set_var_chunk_cache(size=2 * CHUNK_BYTES, nelems=61, preemption=1.0)
         var[rows.start:rows.start + len(rows.values)] = rows.values.astype(var.dtype, copy=False)
 
 
