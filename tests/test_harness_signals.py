@@ -66,6 +66,7 @@ def check_after_stop(out: Path, saved: str) -> int:
 # --------------------------------------------------------------------------------------------
 # In process: many signals at random moments
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_many_interrupts_at_random_moments_stop_promptly_and_resume_bit_identically(tmp_path):
     cfg = heat("40 days")                               # a checkpoint every day: many writes
@@ -86,7 +87,7 @@ def test_many_interrupts_at_random_moments_stop_promptly_and_resume_bit_identica
 
     outcomes = {"stopped": 0, "finished": 0}
     try:
-        for trial in range(40):
+        for trial in range(30):
             signum = signal.SIGINT if trial % 2 else signal.SIGTERM
             sent.clear()
             timer = threading.Timer(rng.uniform(0, 0.8 * duration), send, (signum,))
@@ -112,7 +113,7 @@ def test_many_interrupts_at_random_moments_stop_promptly_and_resume_bit_identica
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    assert outcomes["stopped"] >= 15 and outcomes["finished"] >= 1, outcomes
+    assert outcomes["stopped"] >= 12 and outcomes["finished"] >= 1, outcomes
     if open_run(out).attrs["lowprec_status"] != "complete":
         run(cfg, out, resume=True).close()
     assert np.array_equal(bits(open_run(out)["T"].values), bits(whole["T"].values))
@@ -196,13 +197,14 @@ def finish(proc: subprocess.Popen) -> str:
     return err
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_cli_stops_on_sigint_and_sigterm_with_status_130_and_143_and_says_what_was_saved(
         tmp_path):
     cfg = heat("30 days")
     rng = np.random.default_rng(9)
     out = tmp_path / "a.nc"
-    for trial in range(6):
+    for trial in range(4):
         signum = (signal.SIGINT, signal.SIGTERM)[trial % 2]
         resume = ("--resume",) if out.exists() else ()
         proc, _ = start_cli(tmp_path, cfg, *resume)
@@ -230,6 +232,7 @@ def test_sigterm_before_the_first_output_saves_nothing_and_says_so(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.toml", "marked.py", "marker"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigkill_at_random_moments_leaves_a_whole_output_and_resume_is_bit_identical(tmp_path):
     # SIGKILL cannot be caught: whatever is at the output path must already be a whole file.
@@ -237,7 +240,7 @@ def test_sigkill_at_random_moments_leaves_a_whole_output_and_resume_is_bit_ident
     out = tmp_path / "a.nc"
     rng = np.random.default_rng(11)
     kills = 0
-    for trial in range(8):
+    for trial in range(6):
         resume = ("--resume",) if out.exists() else ()
         proc, _ = start_cli(tmp_path, cfg, *resume)
         time.sleep(rng.uniform(0, 0.3))
@@ -252,7 +255,7 @@ def test_sigkill_at_random_moments_leaves_a_whole_output_and_resume_is_bit_ident
             assert not restart.exists() or read_restart(restart).outputs <= rows
             if f.attrs["lowprec_status"] == "complete":
                 break
-    assert kills >= 4
+    assert kills >= 3
     run(cfg, out, resume=True).close()
     assert leftovers(tmp_path) == []                        # a resumed session cleans up
     assert np.array_equal(bits(open_run(out)["T"].values), bits(run(cfg)["T"].values))

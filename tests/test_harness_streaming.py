@@ -61,6 +61,7 @@ def peak_rss(cfg: dict, out: Path) -> int:
     return int(result.stdout.split()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_memory_does_not_grow_with_the_length_of_the_run(tmp_path):
     # 50 x 25 float64 u, v, eta: 30 kB per output. 2000 outputs are 60 MB of output, which a run

@@ -150,6 +150,12 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    import glob
+    return glob.escape(name)
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -361,6 +367,9 @@ class RunFile:
         self.writes = 0
         for stale in (self.partial, self._previous):    # left by a killed session
             stale.unlink(missing_ok=True)
+        for name in (self.path, *output_companions(self.path)):   # its temporary files too
+            for stale in name.parent.glob(f"{glob_escape(name.name)}.*.partial"):
+                stale.unlink(missing_ok=True)
 
     # -- the file at the path ------------------------------------------------------------------
     @staticmethod
