@@ -122,24 +122,21 @@ def test_many_interrupts_at_random_moments_stop_promptly_and_resume_bit_identica
 @pytest.mark.timeout(300)
 def test_ctrl_c_inside_a_checkpoint_write_does_not_hang(tmp_path, monkeypatch):
     # The reported hang, made certain: SIGINT arrives while the output is being written (the
-    # netCDF library open, xarray's or HDF5's lock held). The run must finish that write, stop,
-    # save what is complete and exit; resuming gives the uninterrupted run.
-    import netCDF4
+    # netCDF library open, its lock held). The run must finish that write, stop, save what is
+    # complete and exit; resuming gives the uninterrupted run.
+    from lowprec.harness.store import RunFile
     cfg = heat("12 days")
     whole = run(cfg)
     out = tmp_path / "a.nc"
-    real = netCDF4.Dataset
-    opened = []
+    real_apply, calls = RunFile._apply, []
 
-    class Dataset(real):
-        def __init__(self, path, mode="r", *args, **kwargs):
-            super().__init__(path, mode, *args, **kwargs)
-            if mode != "r" and str(path).startswith(str(out)) and "restart" not in str(path):
-                opened.append(path)
-                if len(opened) == 4:                    # during the 3rd or 4th checkpoint
-                    os.kill(os.getpid(), signal.SIGINT)
+    def apply(self, target, block):
+        calls.append(target)
+        if len(calls) == 4:                             # the 3rd checkpoint's first write
+            os.kill(os.getpid(), signal.SIGINT)         # delivered inside the write below
+        real_apply(self, target, block)
 
-    monkeypatch.setattr(netCDF4, "Dataset", Dataset)
+    monkeypatch.setattr(RunFile, "_apply", apply)
     with pytest.raises(KeyboardInterrupt) as e:
         run(cfg, out)
     monkeypatch.undo()
@@ -259,3 +256,43 @@ def test_sigkill_at_random_moments_leaves_a_whole_output_and_resume_is_bit_ident
     run(cfg, out, resume=True).close()
     assert leftovers(tmp_path) == []                        # a resumed session cleans up
     assert np.array_equal(bits(open_run(out)["T"].values), bits(run(cfg)["T"].values))
+
+
+def test_ctrl_c_during_the_last_write_leaves_the_run_complete(tmp_path, monkeypatch):
+    from lowprec.harness.store import RunFile
+    cfg = heat("3 days", checkpoint=None)                 # one write: the last one
+    out = tmp_path / "a.nc"
+    real_apply = RunFile._apply
+
+    def apply(self, target, block):
+        os.kill(os.getpid(), signal.SIGINT)               # delivered inside the write below
+        real_apply(self, target, block)
+
+    monkeypatch.setattr(RunFile, "_apply", apply)
+    with pytest.raises(KeyboardInterrupt) as e:
+        run(cfg, out)
+    monkeypatch.undo()
+    assert "had just finished" in e.value.saved and "complete" in e.value.saved
+    assert open_run(out).attrs["lowprec_status"] == "complete"
+    assert np.array_equal(bits(open_run(out)["T"].values), bits(run(cfg)["T"].values))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signals_wait_for_file_io_and_raise_at_once_elsewhere(signum):
+    from lowprec.harness.interrupts import Interrupted, StopSignals, Terminated
+    expected = Interrupted if signum == signal.SIGINT else Terminated
+    before = signal.getsignal(signum)
+    reached = []
+    with StopSignals() as stops:
+        with pytest.raises(expected):
+            with stops.io():                            # a write: the signal waits for it
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)
+                reached.append("the rest of the write")
+        assert reached == ["the rest of the write"]
+        with pytest.raises(expected):                   # anywhere else: at once
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)
+            reached.append("not reached")
+        assert reached == ["the rest of the write"]
+    assert signal.getsignal(signum) is before

@@ -39,10 +39,11 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                or output_  longer ones are means (see below)
                                                interval
     [run] output                     str       absent      netCDF path to write
-    [run] checkpoint_interval        duration  absent      model time between checkpoints (output
-                                                           so far + restart); absent: every 10
-                                                           minutes of wall time; either way at
-                                                           an output completing every mean
+    [run] checkpoint_interval        duration  absent      model time between checkpoints (rows
+                                                           since the last one appended to the
+                                                           output, then the restart); absent:
+                                                           every 10 minutes of wall time; also
+                                                           whenever the output buffer is full
     [run] restart_from               str       absent      restart file to continue from
     [sweep]                          table     absent      passed through to lowprec.sweep
 

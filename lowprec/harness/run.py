@@ -501,9 +501,11 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
     show = progress if progress is not None else not quiet
     with StopSignals() as stops:
         try:
-            with stops.io():
-                plan = _plan(exp, out_path, None if restart_path is None else Path(restart_path),
-                             show)
+            plan = _plan(exp, out_path, None if restart_path is None else Path(restart_path),
+                         show)
+            if plan.restart_path is not None:
+                with stops.io():
+                    plan.restart = _read_restart_from(exp, plan.restart_path)
             if out_path is None:
                 return _integrate(_Run(plan, stops, _Start()))
             prepare_output_directory(out_path)
@@ -569,8 +571,6 @@ def _plan(exp: Experiment, out_path: Path | None, restart_path: Path | None,
         held = int(plan.output_bytes())
         what += f", {_what(exp, 'run.length').split(': ')[-1]} (no output file)"
     check_memory(state_bytes, held, what)
-    if restart_path is not None:
-        plan.restart = _read_restart_from(exp, restart_path)
     return plan
 
 
@@ -747,6 +747,7 @@ class _Run:
         self.restart_k = self.k if start.resume is not None else -1
         self.last_save = _time.monotonic()
         self.wrote_config = False
+        self.finished: str | None = None            # the final status, once written
         self.bar = _RunProgress(f"{exp.model} sb{plan.record.sbits} {plan.record.mode} "
                                 f"m{exp.run.member}",
                                 first_output + sched.interval_steps * (sched.n_outputs - 1)
@@ -886,6 +887,8 @@ class _Run:
                 self._write_restart(own_restart)
             attrs = dict(self.attrs, **(extra or {}), lowprec_status=status)
             self.file.write(self.outputs.block(self.k, attrs), final=final)
+            if status in FINISHED:
+                self.finished = status
             self.outputs.mark_written(self.k)
             if not restart_first:
                 self._write_restart(own_restart)
@@ -909,7 +912,9 @@ class _Run:
         self.stops.discard_pending()
         reason = getattr(error, "signal_name", None) or f"error: {type(error).__name__}: {error}"
         note = self._nothing_saved()
-        if self.file is not None and self.k > 0:
+        if self.finished:                   # the signal came during the last write: it is done
+            note = f"the run had just finished: {self.out_path} is {self.finished}."
+        elif self.file is not None and self.k > 0:
             try:
                 self.checkpoint("interrupted", final=True,
                                 extra={"lowprec_interrupted_by": reason[:200]})
