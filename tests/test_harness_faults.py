@@ -7,6 +7,7 @@ fit; lowprec.round on a read-only array; failed checks leave no files; one write
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -28,18 +29,9 @@ from lowprec.harness.cli import main
 from lowprec.harness.run import run
 from lowprec.harness.store import open_run, read_restart
 from lowprec.harness.sweep import MANIFEST, sweep
+from test_harness_run import bits, heat
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def heat(length: str = "3 days", **precision) -> dict:
-    return {"model": "heat", "precision": precision,
-            "run": {"length": length, "output_interval": "1 day"}}
-
-
-def bits(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
 
 
 def invoke(*args):
@@ -102,6 +94,7 @@ def small_sweep(tmp_path_factory) -> Path:
            "sweep": {"sbits": [8], "modes": ["nearest"], "controls": 2, "members": 3}}
     outdir = tmp_path_factory.mktemp("faults") / "s"
     assert sweep(exp, outdir, scheduler="serial", quiet=True).ok
+    assert not list(outdir.rglob("*.lock"))             # no lock left behind by a sweep
     path = outdir.parent / "exp.toml"
     path.write_text(tomli_w.dumps(exp))
     return outdir
@@ -163,9 +156,17 @@ def test_an_output_path_through_a_file_or_at_a_directory_is_refused_first(tmp_pa
     assert "plain" in line and "not a directory" in line
 
 
-def unmount(path: Path) -> None:
-    if subprocess.run(["umount", str(path)], capture_output=True).returncode:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)    # detach when busy
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str):
+    """A tmpfs mounted at ``path`` (root only; skips the test when mounting is not permitted)."""
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
+                                           str(path)], capture_output=True).returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here")
+    try:
+        yield path
+    finally:
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)  # detach if busy
 
 
 @pytest.fixture
@@ -178,13 +179,8 @@ def read_only_directory(tmp_path):
         yield path
         path.chmod(0o755)
         return
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("root without permission to mount a read-only tmpfs")
-    try:
+    with tmpfs(path, "ro,size=64k"):
         yield path
-    finally:
-        unmount(path)
 
 
 def test_a_read_only_output_directory_is_refused_first(read_only_directory, tmp_path):
@@ -221,17 +217,11 @@ def check_after_disk_full(tmp_path: Path, out: Path, cfg: dict, message: str) ->
 
 @pytest.fixture
 def small_filesystem(tmp_path):
-    """A 2 MiB tmpfs (root, when mounting is permitted)."""
+    """A 2 MiB tmpfs (root, when mounting is permitted; else the ENOSPC test covers this)."""
     path = tmp_path / "small"
     path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(path)],
-            capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (the ENOSPC injection test covers this)")
-    try:
+    with tmpfs(path, "size=2m"):
         yield path
-    finally:
-        unmount(path)
 
 
 def test_a_full_disk_stops_the_run_keeping_what_was_complete(small_filesystem, tmp_path):

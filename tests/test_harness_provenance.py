@@ -22,16 +22,12 @@ from lowprec.harness.run import run
 from lowprec.harness.store import open_run
 from lowprec.harness.sweep import RUNS, sweep
 from models.base import FLOAT64, Output, register
+from test_harness_run import bits
+from test_harness_run import heat as heat_run
 
 
 def heat(length: str = "3 days", **precision) -> dict:
-    return {"model": "heat", "precision": precision,
-            "run": {"length": length, "output_interval": "1 day"}}
-
-
-def bits(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+    return heat_run(length, **precision)
 
 
 def invoke(*args):

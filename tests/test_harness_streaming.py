@@ -5,7 +5,6 @@ blown-up files that open with plain xarray)."""
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import textwrap

@@ -175,12 +175,10 @@ class Outputs:
             n = self.rows_done(var.time_dim, k)
             if name not in dataset or n == 0:
                 continue
-            values = dataset[name].values[:n]
             buf = self.buffers[name]
-            if buf.capacity < n + buf.capacity:
-                buf.capacity += n
-                buf.data = buf._empty()
-            for row in values:
+            buf.capacity += n                   # room for these rows and a write's worth more
+            buf.clear()
+            for row in dataset[name].values[:n]:
                 buf.put(row)
 
     def record(self, k: int, diagnostics: Mapping[str, np.ndarray]) -> None:
