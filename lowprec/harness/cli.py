@@ -228,7 +228,14 @@ def describe(ds: Any, name: str) -> str:
         if status == "blown_up":
             status += (f" at step {a.get('lowprec_blowup_step')} "
                        f"(t = {a.get('lowprec_blowup_time')})")
+        elif status == "interrupted" and a.get("lowprec_interrupted_by"):
+            status += f" ({a['lowprec_interrupted_by']}; continue with --resume)"
+        elif status == "running":
+            status += " (up to its last checkpoint; in progress, or killed: --resume)"
         lines.append(f"  status     {status}")
+        if a.get("lowprec_absent_variables"):
+            lines.append(f"  absent     {a['lowprec_absent_variables']} (no row before the run "
+                         "stopped)")
         lines.append(f"  spin-up    {a.get('lowprec_spinup')}; output every "
                      f"{a.get('lowprec_output_interval')} ({a.get('lowprec_output_interval_steps')}"
                      f" steps of dt = {a.get('lowprec_dt')})")

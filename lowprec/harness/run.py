@@ -42,7 +42,10 @@ Nothing is lost, nothing mislabelled (STYLE §16):
   kept. Stopped before its first output, a run saves nothing and leaves no file.
 - A killed run (SIGKILL included) continues with ``resume=True`` (CLI ``--resume``) from its
   last restart, bit-identical to an uninterrupted run, stochastic rounding included; the running
-  sums of means in progress are part of the restart. Resuming a finished run returns it as it
+  sums of means in progress are part of the restart. It loses at most the steps since its last
+  checkpoint: a checkpoint writes the rows, then the restart, so a kill between the two falls
+  back to the checkpoint before (the rows after it are computed again, and rewritten with the
+  same values). Resuming a finished run returns it as it
   is, and refuses (as for an unfinished one) when the experiment differs, naming the keys.
 - At the end the restart is written before the output is marked finished, so an output marked
   finished always has its final restart. The restart holds the final state:
@@ -880,7 +883,7 @@ class _Run:
                 write_text_atomic(f"{RESOLVED_HEADER} (written by lowprec run; load it with "
                                   "lowprec.harness.config.load_config)\n" + self.exp.to_toml(),
                                   toml_path)
-                if self.file.fresh:                 # the replaced output's restart
+                if self.file.fresh and self.restart_k < 0:     # the replaced output's restart
                     own_restart.unlink(missing_ok=True)
                 self.wrote_config = True
             if restart_first:

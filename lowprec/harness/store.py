@@ -2,7 +2,8 @@
 
 Outputs (:class:`RunFile`). A run's output grows at each checkpoint: the rows computed since
 the last one are appended along unlimited time dimensions, so a checkpoint costs the data
-since the previous one and the run keeps only those rows in memory. What is at the output
+since the previous one (and, when it falls inside a chunk, re-compressing that chunk: at most
+:data:`CHUNK_BYTES` per variable) and the run keeps only those rows in memory. What is at the output
 path is always a whole, closed netCDF file that opens with plain ``xarray.open_dataset`` and
 says its status (``lowprec_status``). Appending in place and "always a valid file at the path"
 fit together by keeping two copies and never writing the one at the path:
