@@ -83,7 +83,8 @@ def child(args: list[str], *, stop_after: float | None = None,
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode()
     proc.stderr.close()
-    return {"seconds": end - start, "peak_rss": usage.ru_maxrss * 1024,
+    return {"seconds": end - start, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "peak_rss": usage.ru_maxrss * 1024,
             "status": proc.returncode, "stderr": err[-400:],
             "stop_latency": None if sent is None else end - sent}
 
@@ -109,10 +110,12 @@ def bench_resume(tmp: Path, years: float, repeats: int) -> dict:
     for label, (cfg, signum) in cases.items():
         exp = write(tmp, "heat_" + str(int(signum)), cfg)
         whole, stopped, outputs = [], [], []
+        whole_cpu, stopped_cpu = [], []
         for _ in range(repeats):
             out = tmp / "whole.nc"
             r = child(["run", exp, "-o", out, "-q", "--overwrite"])
             whole.append(r["seconds"])
+            whole_cpu.append(r["cpu_seconds"])
             out = tmp / "stopped.nc"
             first = child(["run", exp, "-o", out, "-q", "--overwrite"],
                           stop_after=0.5 * statistics.median(whole), signum=signum)
@@ -125,8 +128,12 @@ def bench_resume(tmp: Path, years: float, repeats: int) -> dict:
             if second["status"] != 0:
                 raise SystemExit(f"{label}: resume failed: {second['stderr']}")
             stopped.append(first["seconds"] + second["seconds"])
+            stopped_cpu.append(first["cpu_seconds"] + second["cpu_seconds"])
         w, s = statistics.median(whole), statistics.median(stopped)
+        wc, sc = statistics.median(whole_cpu), statistics.median(stopped_cpu)
         result[label] = {"uninterrupted_s": w, "stopped_and_resumed_s": s, "ratio": s / w,
+                         "uninterrupted_cpu_s": wc, "stopped_and_resumed_cpu_s": sc,
+                         "ratio_cpu": sc / wc, "walls": [whole, stopped],
                          "outputs_saved_when_stopped": outputs, "target": 1.10}
     return result
 
@@ -179,10 +186,12 @@ def main() -> None:
             results["resume"] = bench_resume(tmp, args.heat_years, args.repeats)
             print(f"\nResume: {args.heat_years:g}-year heat run, 10 sbits, daily output, "
                   f"median of {args.repeats}")
-            print(f"{'case':<40} {'whole s':>8} {'stopped+resumed s':>18} {'ratio':>6}")
+            print(f"{'case':<40} {'whole s':>8} {'stopped+resumed s':>18} {'ratio':>6} "
+                  f"{'CPU ratio':>9}")
             for label, r in results["resume"].items():
                 print(f"{label:<40} {r['uninterrupted_s']:>8.1f} "
-                      f"{r['stopped_and_resumed_s']:>18.1f} {r['ratio']:>6.3f}")
+                      f"{r['stopped_and_resumed_s']:>18.1f} {r['ratio']:>6.3f} "
+                      f"{r['ratio_cpu']:>9.3f}")
         if "stops" not in args.skip:
             results["stops"] = bench_stops(tmp, args.stops, args.years[0])
             s = results["stops"]
