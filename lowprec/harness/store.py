@@ -632,49 +632,63 @@ class Restart:
 
 
 def write_restart(restart: Restart, path: Path | str) -> None:
-    """Write a restart file atomically (netCDF; arrays and sums as float64 variables)."""
-    data_vars = {}
-    for prefix, arrays in (("", restart.arrays), (SUM_PREFIX, restart.sums)):
-        for name, a in arrays.items():
-            a = np.asarray(a, dtype=np.float64)
-            dims = tuple(f"{prefix}{name}_dim{i}" for i in range(a.ndim))
-            data_vars[prefix + name] = xr.Variable(dims, a)
-    ds = xr.Dataset(data_vars)
-    ds.attrs = {"title": f"lowprec restart of a {restart.model} run",
-                "lowprec_restart_step": np.int64(restart.step),
-                "lowprec_restart_outputs": np.int64(restart.outputs),
-                "lowprec_emulator_state": json.dumps(restart.emulator_state),
-                "lowprec_model": restart.model, "lowprec_config": restart.config,
-                "lowprec_state_arrays": json.dumps(list(restart.arrays)),
-                "lowprec_mean_sums": json.dumps(list(restart.sums))}
+    """Write a restart file atomically (netCDF; arrays and sums as float64 variables).
+
+    Written with the netCDF library directly (as run files are): no xarray lock is ever held by
+    a run's own writes, and a fresh process does not pay for xarray's encoders.
+    """
+    import netCDF4
+    attrs = {"title": f"lowprec restart of a {restart.model} run",
+             "lowprec_restart_step": np.int64(restart.step),
+             "lowprec_restart_outputs": np.int64(restart.outputs),
+             "lowprec_emulator_state": json.dumps(restart.emulator_state),
+             "lowprec_model": restart.model, "lowprec_config": restart.config,
+             "lowprec_state_arrays": json.dumps(list(restart.arrays)),
+             "lowprec_mean_sums": json.dumps(list(restart.sums))}
     path = Path(path)
     try:
         with _temporary_beside(path) as partial:
-            ds.to_netcdf(partial, engine="netcdf4", format="NETCDF4",
-                         encoding={k: {"_FillValue": None} for k in ds.data_vars})
+            with netCDF4.Dataset(partial, "w", format="NETCDF4") as nc:
+                for prefix, arrays in (("", restart.arrays), (SUM_PREFIX, restart.sums)):
+                    for name, a in arrays.items():
+                        a = np.asarray(a, dtype=np.float64)
+                        dims = tuple(f"{prefix}{name}_dim{i}" for i in range(a.ndim))
+                        for d, n in zip(dims, a.shape):
+                            nc.createDimension(d, n)
+                        var = nc.createVariable(prefix + name, "f8", dims, fill_value=False)
+                        if a.ndim:
+                            var[...] = a
+                        else:
+                            var.assignValue(a)
+                nc.setncatts(attrs)
             _replace_durably(partial, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:
         raise _write_error(e, path) from e
 
 
 def read_restart(path: Path | str, key: str = "restart_from") -> Restart:
     """Read a restart file written by :func:`write_restart` (ConfigError naming ``key`` if not)."""
+    import netCDF4
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{key} = {str(path)!r}: no such restart file (a run writes "
                           "<output>.restart.nc beside its output).")
+
+    def values(var: Any) -> np.ndarray:
+        return np.array(var[...] if var.ndim else var.getValue(), dtype=np.float64)
+
     try:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            attrs = dict(ds.attrs)
+        with netCDF4.Dataset(path) as nc:
+            nc.set_auto_maskandscale(False)
+            attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
             if "lowprec_restart_step" not in attrs:
                 raise ConfigError(f"{key} = {str(path)!r}: not a lowprec restart file (no "
                                   "lowprec_restart_step attribute).")
             names = json.loads(attrs["lowprec_state_arrays"])
             sums = json.loads(attrs.get("lowprec_mean_sums", "[]"))
-            arrays = {name: np.array(ds[name].values, dtype=np.float64) for name in names}
-            sum_arrays = {name: np.array(ds[SUM_PREFIX + name].values, dtype=np.float64)
-                          for name in sums}
-    except (OSError, RuntimeError, ValueError, KeyError) as e:
+            arrays = {name: values(nc[name]) for name in names}
+            sum_arrays = {name: values(nc[SUM_PREFIX + name]) for name in sums}
+    except (OSError, RuntimeError, ValueError, KeyError, IndexError) as e:
         if isinstance(e, ConfigError):
             raise
         raise ConfigError(f"{key} = {str(path)!r}: cannot be read as a restart file "
