@@ -330,13 +330,44 @@ def test_a_model_too_big_for_memory_is_refused_before_allocating(tmp_path, monke
     monkeypatch.setattr(Lorenz63, "initial_state", never)
     cfg = {"model": "lorenz63", "params": {"particles": 10_000_000},
            "run": {"length": "1 time units", "output_interval": "0.1 time units"}}
-    with pytest.raises(ConfigError, match=r"params.particles = 10000000: needs at least "
-                                          r"9\d\d MB of memory.*100 MB is available"):
+    # Refused from the estimate (a state of 240 MB, x4), or, where the coordinates are built
+    # under an address-space limit (the command line), as soon as they exceed a quarter of it.
+    with pytest.raises(ConfigError, match=r"params.particles = 10000000: needs (at least 9\d\d "
+                                          r"MB of memory.*100 MB is available|more memory than "
+                                          r"is available.*100 MB available)"):
         run(cfg, tmp_path / "a.nc")
     assert list(tmp_path.iterdir()) == []
     exp = experiment_file(tmp_path, cfg)
     line = one_line_error(invoke("run", exp, "-o", tmp_path / "a.nc"))
     assert "particles = 10000000" in line
+
+
+LITTLE_MEMORY = textwrap.dedent("""
+    import collections, resource, sys
+    import psutil
+    memory = collections.namedtuple("svmem", "total available")(10**9, 100 * 10**6)
+    psutil.virtual_memory = lambda: memory          # pretend 100 MB are available
+    from lowprec.harness.cli import main
+    try:
+        main(sys.argv[1:], prog_name="lowprec")
+    finally:
+        print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+""")
+
+
+def test_coordinates_too_big_for_memory_are_refused_without_filling_it(tmp_path):
+    # A billion particles would first build an 8 GB coordinate; here 10**8 (800 MB) against a
+    # pretended 100 MB: the command line builds coordinates under an address-space limit.
+    cfg = {"model": "lorenz63", "params": {"particles": 100_000_000},
+           "run": {"length": "1 time units", "output_interval": "0.1 time units"}}
+    exp = experiment_file(tmp_path, cfg)
+    result = subprocess.run([sys.executable, "-c", LITTLE_MEMORY, "run", str(exp), "-o",
+                             str(tmp_path / "a.nc")], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "params.particles = 100000000: needs more memory than is available" in result.stderr
+    peak = int(result.stderr.split("peak")[-1])
+    assert peak < 700e6, peak                        # the 800 MB coordinate was never built
 
 
 # --------------------------------------------------------------------------------------------

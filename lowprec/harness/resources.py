@@ -19,13 +19,15 @@ Estimates, checked before the model's state is allocated or anything is written:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from lowprec.errors import ConfigError
 from lowprec.harness.store import WRITE_BYTES
@@ -47,13 +49,47 @@ def size_text(n: float) -> str:
     return f"{n:.3g} PB"
 
 
+@contextlib.contextmanager
+def _address_space_at_most(extra: int) -> Iterator[None]:
+    """While inside, allocations beyond ``extra`` more bytes fail at once (MemoryError).
+
+    Only where it cannot surprise anyone else: the main thread of a process running no other
+    thread (the command line), on a system with RLIMIT_AS and /proc; elsewhere, no limit.
+    """
+    try:
+        import resource
+        status = Path("/proc/self/status").read_text()
+        size = int(next(line.split()[1] for line in status.splitlines()
+                        if line.startswith("VmSize:"))) * 1024
+    except (ImportError, OSError, StopIteration, ValueError):
+        yield
+        return
+    if threading.active_count() != 1:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = size + extra
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def output_shapes(model: Any, names: Iterable[str]) -> dict[str, tuple[int, ...]]:
     """Shape of one output of each variable ``names``, from the model's coordinates.
 
-    A dimension without a coordinate counts as 1 (a lower bound, as everything here).
+    A dimension without a coordinate counts as 1 (a lower bound, as everything here). The
+    coordinates are built with at most a STEP_MEMORY_FACTOR-th of the available memory (on the
+    command line): a model whose coordinates need more cannot run, and MemoryError says so at
+    once instead of after filling the memory.
     """
     sizes = {}
-    for dims, values, _ in model.coords().values():
+    with _address_space_at_most(available_memory() // STEP_MEMORY_FACTOR):
+        coords = model.coords()
+    for dims, values, _ in coords.values():
         shape = getattr(values, "shape", ())
         for d, n in zip(dims, shape):
             sizes[d] = int(n)

@@ -98,8 +98,9 @@ from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning,
 from lowprec.harness.interrupts import STOPS, Interrupted, StopSignals, Terminated
 from lowprec.harness.output import Outputs
 from lowprec.harness.progress import Progress, ProgressInfo
-from lowprec.harness.resources import (check_disk, check_memory, output_shapes,
-                                       prepare_output_directory, run_output_bytes)
+from lowprec.harness.resources import (STEP_MEMORY_FACTOR, available_memory, check_disk,
+                                       check_memory, output_shapes, prepare_output_directory,
+                                       run_output_bytes, size_text)
 from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart, RunFile,
                                    StorageError, companion_owner, open_run, output_companions,
                                    chunk_shape, output_lock, read_restart, rows_per_write,
@@ -551,8 +552,11 @@ def _plan(exp: Experiment, out_path: Path | None, restart_path: Path | None,
         model = make_model(exp, emu)
         all_shapes = output_shapes(model, [o.name for o in model.OUTPUTS])
     except MemoryError:
-        raise ConfigError(f"{_what(exp, 'params')}: not enough memory even to build the model; "
-                          "make it smaller.") from None
+        raise ConfigError(f"{_what(exp, 'params')}: needs more memory than is available: even "
+                          "building the model and its coordinates fails within a "
+                          f"{STEP_MEMORY_FACTOR}th of the {size_text(available_memory())} "
+                          f"available (a step needs at least {STEP_MEMORY_FACTOR} times the "
+                          "state). Make the model smaller.") from None
     sched = schedule(exp, model.dt, model.time_units, model.OUTPUTS)
     declared = tuple(getattr(emu, "declared_components", None) or getattr(model, "COMPONENTS", ()))
     undeclared = sorted(set(exp.precision.components) - set(declared))
