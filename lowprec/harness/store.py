@@ -21,6 +21,11 @@ fit together by keeping two copies and never writing the one at the path:
   open: HDF5 locks files against writers while they are read), it is deleted and copied from
   the output at the next checkpoint instead: correct, at the cost of one copy.
 - A finished run (status ``complete``, ``blown_up`` or ``interrupted``) leaves no partial copy.
+- Caveats. With HDF5 file locking turned off (``HDF5_USE_FILE_LOCKING=FALSE``, common on Lustre),
+  a reader that keeps the output open across two checkpoints may see that (replaced) file change
+  under it: reopen to read on. HDF5 does not reuse the space of a chunk it rewrites, so a run
+  whose checkpoints fall inside chunks carries some slack in its file (at most a chunk per
+  variable and checkpoint; none when checkpoints append whole chunks).
 
 While a run is in progress, its output holds every row up to its last checkpoint (status
 ``running``) and its restart holds the state at (or before) that checkpoint; rows beyond the
