@@ -640,8 +640,9 @@ _ALIGNMENT = ("runs are aligned by output number, not by date: index k of a time
               "files have other dates at the same index")
 
 # run_status codes (CF flag_values / flag_meanings). "absent": not in the sweep's design;
+# "unreadable": its file cannot be read (open_sweep(skip_unreadable=True));
 # "no_output": no status recorded (no open_sweep status variable) and no finite value.
-RUN_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "no_output")
+RUN_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "unreadable", "no_output")
 
 
 def _now() -> str:
@@ -790,7 +791,7 @@ def _check_ensemble_sizes(controls_ids: list, competitor_ids: list, min_members:
                 f"lowprec_{'control' if role == 'control' else 'competitor'}_members")
 
 
-_STATUSES = ("complete", "blown_up", "failed", "pending", "absent")
+_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "unreadable")
 
 
 def _check_status(status: xr.DataArray) -> None:

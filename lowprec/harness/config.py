@@ -45,10 +45,11 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                or output_  longer ones are means (see below)
                                                interval
     [run] output                     str       absent      netCDF path to write
-    [run] checkpoint_interval        duration  absent      model time between checkpoints (output
-                                                           so far + restart); absent: every 10
-                                                           minutes of wall time; either way at
-                                                           an output completing every mean
+    [run] checkpoint_interval        duration  absent      model time between checkpoints (rows
+                                                           since the last one appended to the
+                                                           output, then the restart); absent:
+                                                           every 10 minutes of wall time; also
+                                                           whenever the output buffer is full
     [run] restart_from               str       absent      restart file to continue from
     [sweep]                          table     absent      passed through to lowprec.sweep
     [tune]                           table     absent      read by lowprec.tune; ignored here, so
@@ -183,6 +184,10 @@ def parse_duration(value: Any, key: str, where: str = "", *, allow_zero: bool = 
     return Duration(value, amount * SECONDS_PER_UNIT[unit], "s")
 
 
+class PrecisionWarning(UserWarning):
+    """A precision setting used by no component: the run is computed at the components' formats."""
+
+
 # --------------------------------------------------------------------------------------------
 # The experiment
 
@@ -210,6 +215,34 @@ class Precision:
     def max_sbits(self) -> int:
         """The widest significand among the base format and the components."""
         return max([self.sbits] + [c.get("sbits", self.sbits) for c in self.components.values()])
+
+    def component(self, name: str) -> dict[str, Any]:
+        """Component ``name``'s effective format and mode: its overrides, else the base's."""
+        c = self.components.get(name, {})
+        return {"sbits": c.get("sbits", self.sbits), "ebits": c.get("ebits", self.ebits),
+                "subnormals": c.get("subnormals", self.subnormals), "mode": c.get("mode", self.mode)}
+
+    def unused_base(self, declared: tuple[str, ...] | list[str]) -> list[str]:
+        """The base keys (``sbits``, ``mode``) that no component of ``declared`` runs at.
+
+        A model computes inside its components, so a base value no component takes is a label
+        the run was not computed at. Empty when the model declares no components.
+        """
+        if not declared:
+            return []
+        effective = [self.component(name) for name in declared]
+        return [key for key in ("sbits", "mode")
+                if all(c[key] != getattr(self, key) for c in effective)]
+
+    def fixed_by_overrides(self, declared: tuple[str, ...] | list[str]) -> list[str]:
+        """The base keys (``sbits``, ``mode``) that every component of ``declared`` overrides.
+
+        Changing such a key (as a sweep's axis does) changes nothing the model computes.
+        """
+        if not declared:
+            return []
+        return [key for key in ("sbits", "mode")
+                if all(key in self.components.get(name, {}) for name in declared)]
 
 
 @dataclass(frozen=True)
