@@ -106,6 +106,21 @@ def test_sweep_axis_that_varies_nothing_is_refused_before_anything_is_written(tm
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("axis_sbits, refused", [(23, False), (10, True)])
+def test_single_valued_axis_passes_only_if_a_component_uses_it(tmp_path, axis_sbits, refused):
+    # What a tune's combined probe is: every component set, filed under one sbits. Honest when
+    # some component runs at that sbits, not when none does.
+    exp = heat("2 days", sbits=axis_sbits, components={"diffusion": {"sbits": 23}})
+    exp["sweep"] = {"sbits": [axis_sbits], "modes": ["nearest"], "controls": 1, "members": 1}
+    (tmp_path / "exp.toml").write_text(tomli_w.dumps(exp))
+    if refused:
+        with pytest.raises(ConfigError, match=r"\[sweep\] sbits = \[10\].*vary nothing"):
+            sweep(tmp_path / "exp.toml", tmp_path / "sweep", scheduler="serial", quiet=True)
+    else:
+        sweep(tmp_path / "exp.toml", tmp_path / "sweep", scheduler="serial", quiet=True)
+        assert (tmp_path / "sweep" / "runs" / "heat_sb23_nearest_m001.nc").exists()
+
+
 def test_sweep_with_one_component_following_the_axis_runs(tmp_path):
     # Lorenz-63 with only "tendencies" fixed: "timestepping" follows the sbits axis.
     exp = {"model": "lorenz63", "params": {"particles": 4, "prespin": 0.5},

@@ -500,7 +500,9 @@ def check_axes(exp: Any, spec: SweepSpec) -> None:
 
     When every component of the model overrides ``sbits`` ([precision.components.NAME]), the
     runs at sbits 6, 8, 10 ... are all computed at the components' sbits, and their files
-    would be filed under sbits values they never used; the same for ``mode``.
+    would be filed under sbits values they never used; the same for ``mode``. A single-valued
+    axis whose value some component uses labels its runs truthfully and passes (a tune's
+    combined configuration: every component set, filed under the widest reduced sbits).
     """
     from lowprec.harness.config import get_model_class
     cls = get_model_class(exp.model, getattr(exp, "source", None) or "")
@@ -509,6 +511,9 @@ def check_axes(exp: Any, spec: SweepSpec) -> None:
     for key in exp.precision.fixed_by_overrides(declared):
         axis = "sbits" if key == "sbits" else "modes"
         values = list(spec.sbits) if key == "sbits" else list(spec.modes)
+        used = {exp.precision.components[n][key] for n in declared}
+        if len(values) == 1 and values[0] in used:
+            continue    # one run label that some component does use (a tune's combined probe)
         overrides = ", ".join(f"[precision.components.{n}] {key} = "
                               f"{exp.precision.components[n][key]!r}" for n in declared)
         raise ConfigError(f"{prefix}[sweep] {axis} = {values}: would vary nothing: every component "
