@@ -155,6 +155,27 @@ def _restart_model_time(config: str, step: int) -> str:
     return f"{step * model.dt / DAY:g} days"
 
 
+def _restart_status(a: Any, config_text: str) -> str:
+    """What a restart is: a spin-up's, a run's final state, or a checkpoint part way through."""
+    if "lowprec_spinup_length" in a:
+        date = a.get("lowprec_restart_date")
+        return (f"spin-up restart (float64; spin-up {a['lowprec_spinup_length']})"
+                + (f", dated {date}" if date else ""))
+    from lowprec.harness.config import load_config, make_model
+    from lowprec.harness.run import schedule
+    written = int(a.get("lowprec_restart_outputs", -1))
+    try:
+        exp = load_config(config_text)
+        model = make_model(exp)
+        total = schedule(exp, model.dt, model.time_units).n_outputs
+    except Exception:                       # noqa: BLE001 - a summary, not a validation
+        return f"after {written} outputs (the run's length is unreadable)"
+    if written >= total:
+        return f"final: the state after all {total} outputs of the run that wrote it"
+    return (f"checkpoint after {written} of {total} outputs (that run was interrupted or is "
+            "running: continue it with --resume)")
+
+
 def describe_restart(ds: Any, name: str) -> str:
     """The text of ``lowprec inspect`` for a restart file (``<output>.restart.nc``)."""
     a = ds.attrs
@@ -170,6 +191,11 @@ def describe_restart(ds: Any, name: str) -> str:
     lines.append(f"  model      {a.get('lowprec_model', '?')}")
     lines.append(f"  step       {step} (t = {_restart_model_time(config_text, step)}), "
                  f"{a.get('lowprec_restart_outputs', '?')} outputs written by then")
+    for tname in ("time", "model_time"):
+        if tname in ds.variables:
+            units = ds[tname].encoding.get("units", ds[tname].attrs.get("units", ""))
+            lines.append(f"  time       {ds[tname].values}  ({units})")
+    lines.append(f"  status     {_restart_status(a, config_text)}")
     emu = str(a.get("lowprec_emulator_state", "{}"))
     lines.append(f"  emulator   {emu if emu != '{}' else '(none: plain float64)'}")
     ebits = p.get("ebits", "none")
@@ -181,8 +207,12 @@ def describe_restart(ds: Any, name: str) -> str:
     if r.get("output"):
         lines.append(f"  output     {r['output']}")
     lines.append("  state")
+    width = max((len(str(v)) for v in ds.data_vars), default=12)
     for vname, var in ds.data_vars.items():
-        lines.append(f"    {vname} {tuple(var.shape)} {var.dtype}")
+        dims = f"({', '.join(var.dims)})" if var.attrs.get("long_name") else str(tuple(var.shape))
+        described = (f"  [{var.attrs.get('units', '?')}]  {var.attrs['long_name']}"
+                     if var.attrs.get("long_name") else "")
+        lines.append(f"    {vname:<{width}} {dims}  {var.dtype}{described}")
     return "\n".join(lines)
 
 

@@ -154,9 +154,9 @@ def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
     --overwrite.
 
     \b
-    Example (shallow water: 5 years to equilibrium, then a restart every 30 days for a year):
-      lowprec spinup shallow_water_sweep.toml -o sw-spinup --length "6 years" \\
-          --restart-every "30 days" --first-restart "5 years"
+    Example (shallow water: 5 years to equilibrium, then a restart every year, a run's length):
+      lowprec spinup shallow_water_sweep.toml -o sw-spinup --length "14 years" \\
+          --restart-every "1 year" --first-restart "5 years"
       lowprec sweep shallow_water_sweep.toml -o sw-sweep
     """
     from lowprec.harness.spinup import spinup as run_spinup

@@ -27,8 +27,8 @@ import numpy as np
 import xarray as xr
 
 from lowprec.harness.config import DAY
-from lowprec.harness.store import (CALENDAR, TIME_UNITS, AxisSpec, Block, FileLayout, Rows,
-                                   VariableSpec, chunk_shape)
+from lowprec.harness.store import (CALENDAR, SUM_PREFIX, TIME_UNITS, AxisSpec, Block, FileLayout,
+                                   RestartLayout, Rows, VariableSpec, chunk_shape)
 
 SCALAR_COORDS = "sbits mode member"     # the run's own coordinates, on every data variable
 
@@ -99,6 +99,36 @@ def time_axis_attrs(time_units: str, mean: str | None = None) -> tuple[dict, dic
         return attrs, None
     return dict(attrs, long_name=f"{attrs['long_name']} at the end of each averaging interval",
                 bounds=f"{mean}_bounds"), bounds
+
+
+def restart_layout(model: Any, step: int, sums: Mapping[str, np.ndarray] | None = None,
+                   ) -> RestartLayout:
+    """The CF description of a restart of ``model`` at ``step``: its state arrays (the model's
+    ``state_description``), the running sums of means in progress, and its model time."""
+    describe = getattr(model, "state_description", None)
+    arrays = dict(describe()) if describe is not None else {}
+    outputs = {o.name: o for o in model.OUTPUTS}
+    for name in sums or {}:
+        out = outputs.get(name)
+        dims = tuple(d for d in out.dims if d != "time") if out is not None else None
+        arrays[SUM_PREFIX + name] = (dims, {
+            "long_name": f"running float64 sum of {out.long_name if out else name} over the "
+                         "outputs of the mean in progress", "units": out.units if out else "1"})
+    used = {d for dims, _ in arrays.values() if dims for d in dims}
+    # the coordinate variables of the dims used, without formula terms naming absent fields
+    coords = {name: (tuple(dims), np.asarray(values),
+                     {k: v for k, v in attrs.items()
+                      if k not in ("formula_terms", "computed_standard_name")})
+              for name, (dims, values, attrs) in model.coords().items()
+              if tuple(dims) == (name,) and name in used}
+    t = step * model.dt
+    if model.time_units == "1":
+        time = ("model_time", t, {"long_name": "model time (dimensionless) of this state",
+                                  "units": "1"})
+    else:
+        attrs, _ = time_axis_attrs(model.time_units)
+        time = ("time", t / DAY, dict(attrs, long_name="time of this state"))
+    return RestartLayout(arrays, coords, time)
 
 
 def mean_cell_methods(cm: str | None, dim: str, interval_seconds: float | None) -> str:

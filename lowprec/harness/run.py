@@ -96,7 +96,7 @@ from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning,
                                     load_config, make_arithmetic, make_model, member_seed,
                                     parse_duration, whole_ratio)
 from lowprec.harness.interrupts import STOPS, Interrupted, StopSignals, Terminated
-from lowprec.harness.output import Outputs
+from lowprec.harness.output import Outputs, restart_layout
 from lowprec.harness.progress import Progress, ProgressInfo
 from lowprec.harness.resources import (STEP_MEMORY_FACTOR, available_memory, check_disk,
                                        check_memory, output_shapes, prepare_output_directory,
@@ -909,8 +909,10 @@ class _Run:
         if self.restart_k == self.k:
             return
         g = self.good
+        sums = dict(self.outputs.sums)
         write_restart(Restart(g.arrays, g.step, self.k, g.emu_state, self.exp.model,
-                              self.exp.to_toml(), sums=dict(self.outputs.sums)), path)
+                              self.exp.to_toml(), sums=sums), path,
+                      restart_layout(self.model, g.step, sums))
         self.restart_k = self.k
 
     def save_what_is_complete(self, error: BaseException) -> None:

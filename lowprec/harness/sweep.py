@@ -896,6 +896,8 @@ def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Datase
     import dask.array as da
     import xarray as xr
 
+    from lowprec.harness.store import as_time
+
     outdir = Path(path)
     if not outdir.is_dir():
         raise FileNotFoundError(f"{outdir}: no such sweep directory")
@@ -922,7 +924,7 @@ def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Datase
             unreadable.append(f"{file} ({why})")
             rec["status"] = "unreadable"
         elif status in FINISHED:
-            opened[k], files[k] = xr.open_dataset(file, chunks={}), file
+            opened[k], files[k] = as_time(xr.open_dataset(file, chunks={})), file
             rec["status"], rec["blowup_step"] = status, step
         elif rec.get("status") in FINISHED:
             rec["status"] = "pending"       # manifest said finished but the file is gone
