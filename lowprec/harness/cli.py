@@ -1,6 +1,8 @@
 """The ``lowprec`` command: parse, call the Python API, print (STYLE §12).
 
     lowprec run EXPERIMENT.toml [--sbits 10 --mode stochastic --set params.nz=31 ...] -o run.nc
+    lowprec run heat -o run.nc              (a packaged experiment, by name)
+    lowprec experiments [NAME [-o FILE]]    (list them; print or write one out to edit)
     lowprec inspect run.nc
     lowprec sweep / validate / report       (lowprec.harness.cli_sweep, when present)
 
@@ -19,6 +21,7 @@ from typing import Any
 import click
 
 from lowprec.errors import LowprecError
+from lowprec.harness.cli_experiments import EXPERIMENT
 
 EXIT_BLOWN_UP = 3
 
@@ -68,7 +71,7 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
 
 
 @main.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("config", type=EXPERIMENT)
 @click.option("--sbits", type=int, help="Explicit significand bits, 1..52 (precision.sbits).")
 @click.option("--ebits", help="Exponent bits 2..11, or 'none' for float64's range (precision.ebits).")
 @click.option("--mode", help="nearest | stochastic | toward_zero | upward | downward.")
@@ -97,7 +100,8 @@ def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, se
         output_interval: str | None,
         spinup: str | None, sets: tuple[str, ...], output: Path | None, overwrite: bool,
         resume: bool, restart_from: Path | None, quiet: bool) -> None:
-    """Run the experiment CONFIG (a TOML file); flags override the file."""
+    """Run the experiment CONFIG (a TOML file, or a packaged experiment's name: `lowprec
+    experiments` lists them); flags override the file."""
     from lowprec.harness.config import load_config
     from lowprec.harness.interrupts import STOPS
     from lowprec.harness.run import run as run_experiment
@@ -312,3 +316,5 @@ else:
         main.add_command(_spinup)
 from lowprec.harness.cli_tune import tune as _tune  # noqa: E402 - `lowprec tune`
 main.add_command(_tune)
+from lowprec.harness.cli_experiments import experiments as _experiments  # noqa: E402
+main.add_command(_experiments)

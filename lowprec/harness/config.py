@@ -405,11 +405,15 @@ def load_config(source: Path | str | Mapping[str, Any] | Experiment,
                 overrides: Mapping[str, Any] | None = None) -> Experiment:
     """Load and validate an experiment.
 
-    source: a TOML file path, TOML text, a dict of the same structure, or an Experiment.
+    source: a TOML file path, TOML text, a dict of the same structure, or an Experiment; or the
+    name of a packaged experiment ("heat": lowprec/experiments/heat.toml) when no file of that
+    name exists.
     overrides: dotted keys to set before validation, e.g. ``{"precision.sbits": 10,
     "params.nz": 31, "run.length": "2 days"}``.
     """
     where = ""
+    if isinstance(source, str):
+        source = _packaged_name(source) or source
     if isinstance(source, Experiment):
         where, data = source.source or "", source.to_dict()
     elif isinstance(source, Mapping):
@@ -435,6 +439,15 @@ def load_config(source: Path | str | Mapping[str, Any] | Experiment,
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value, where)
     return _validate(data, where)
+
+
+def _packaged_name(text: str) -> Path | None:
+    """The packaged experiment a string names, when it is a bare name and no such file exists."""
+    from lowprec import experiments
+    stem = text[:-5] if text.endswith(".toml") else text
+    if "\n" in text or Path(text).exists() or stem not in experiments.names():
+        return None
+    return experiments.path(stem)
 
 
 def _looks_like_path(text: str) -> bool:
