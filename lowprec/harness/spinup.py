@@ -21,8 +21,9 @@ experiment's seed and ``[run] member``, for ``length`` (default: the experiment'
 - ``restart_<T>.nc``: one restart file (:func:`lowprec.harness.store.write_restart`) at each
   restart date, named by its model time (``restart_01825d.nc`` = day 1825; ``restart_t10.nc``
   for dimensionless models). Attributes: ``lowprec_restart_step`` (steps since the initial
-  state), ``lowprec_restart_time`` and ``lowprec_restart_time_units`` (days, or model time
-  units), ``lowprec_restart_date`` (365_day calendar) and ``lowprec_config`` (the float64
+  state), ``lowprec_restart_time`` and ``lowprec_restart_time_units`` ("days since" the run's
+  start date, or model time units), ``lowprec_restart_date`` (in the run's calendar: [run]
+  start and calendar, carried on by runs from it) and ``lowprec_config`` (the float64
   spin-up experiment, TOML). Its emulator state is empty: a run starting from it begins its own
   stochastic-rounding stream, seeded by (seed, member) (see :mod:`lowprec.harness.run`).
 - ``spinup_diagnostics.nc``: domain means of every model output (``<name>_mean`` for fields;
@@ -218,7 +219,8 @@ def spinup(config: Any, outdir: str | Path, *, length: str | None = None,
             if event in names:
                 _write_dated_restart(Restart(arrays, step, 0, {}, exp.model, exp.to_toml()),
                                      names[event], step * step_time, tu, total, length,
-                                     restart_layout(model, step))
+                                     restart_layout(model, step, None, exp.run.time_encoding()),
+                                     exp.run.time_encoding())
                 written.append(names[event])
                 save_diagnostics()
             bar.update(step)
@@ -228,7 +230,8 @@ def spinup(config: Any, outdir: str | Path, *, length: str | None = None,
 
 
 def _write_dated_restart(restart: Restart, path: Path, t: float, time_units: str, total: int,
-                         length: str, layout: RestartLayout) -> None:
+                         length: str, layout: RestartLayout,
+                         encoding: tuple[str, str] = (TIME_UNITS, CALENDAR)) -> None:
     """write_restart to a temporary name, add the time stamp, then rename (atomic)."""
     import netCDF4
     partial = path.with_name(path.name + ".dated")
@@ -240,9 +243,10 @@ def _write_dated_restart(restart: Restart, path: Path, t: float, time_units: str
                 nc.setncattr("lowprec_restart_time_units", "1 (model time)")
             else:
                 import cftime
-                date = cftime.num2date(t, TIME_UNITS, calendar=CALENDAR)
-                nc.setncattr("lowprec_restart_time_units", "days")
-                nc.setncattr("lowprec_restart_date", f"{date.isoformat()} ({CALENDAR} calendar)")
+                units, calendar = encoding
+                date = cftime.num2date(t, units, calendar=calendar)
+                nc.setncattr("lowprec_restart_time_units", units)
+                nc.setncattr("lowprec_restart_date", f"{date.isoformat()} ({calendar} calendar)")
             nc.setncattr("lowprec_spinup_length", f"{length} ({total} steps)")
             nc.setncattr("history", f"{nc.getncattr('history')} (lowprec spinup: float64)")
         os.replace(partial, path)
@@ -257,7 +261,8 @@ def _diagnostics_dataset(model: Any, exp: Experiment, steps: list[int],
     """The diagnostics so far; ``status``: running (rewritten at each restart date), complete,
     or blown_up (at ``blowup_step``). The precision attributes are those of a run file's."""
     import lowprec
-    t, t_attrs, t_enc = _time_values(np.asarray(steps, dtype=np.int64), model.dt, model.time_units)
+    t, t_attrs, t_enc = _time_values(np.asarray(steps, dtype=np.int64), model.dt, model.time_units,
+                                     exp.run.time_encoding())
     # CF reserves a coordinate named time for "<unit> since <epoch>" (§4.4, §5.1): dimensionless
     # model time is model_time, as in validation.nc
     tname = "model_time" if model.time_units == "1" else "time"

@@ -44,7 +44,8 @@ block reads only its own chunks, so a validator going block by block reads each 
 rows per checkpoint (:func:`rows_per_write`) are what fits in :data:`WRITE_BYTES` of buffered
 output (capped so a chunk stays under :data:`CHUNK_BYTES`), so checkpoints append whole chunks.
 Data variables are zlib level 1 with shuffle; coordinates have no ``_FillValue``; time is
-"days since 0001-01-01 00:00:00" in the ``365_day`` calendar (physical models) or plain model
+"days since 0001-01-01 00:00:00" in the ``365_day`` calendar by default (physical models; [run]
+start and calendar set them: ``RunSettings.time_encoding``) or plain model
 time with units "1" (dimensionless models: the axis is ``model_time`` in the file, as CF
 reserves ``time`` for "<unit> since <epoch>", and ``time`` again in what :func:`open_run`
 returns), likewise for the time axes of means (``time_1d``) and their bounds.
