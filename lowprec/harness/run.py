@@ -92,8 +92,8 @@ import numpy as np
 import xarray as xr
 
 from lowprec.errors import ConfigError
-from lowprec.harness.config import (DAY, Duration, Experiment, date_attrs, PrecisionWarning, interval_ratio,
-                                    load_config, make_arithmetic, make_model, member_seed,
+from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning, date_attrs,
+                                    interval_ratio, load_config, make_arithmetic, make_model, member_seed,
                                     parse_duration, whole_ratio)
 from lowprec.harness.interrupts import STOPS, Interrupted, StopSignals, Terminated
 from lowprec.harness.output import Outputs, restart_layout
@@ -1055,10 +1055,12 @@ def _integrate(run: _Run) -> xr.Dataset:
         raise
 
 
-def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True) -> str:
+def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True,
+               progress: Callable[[ProgressInfo], Any] | None = None) -> str:
     """One run of a sweep to ``path``: resumes an interrupted run, skips a finished one.
 
+    progress: called with the run's ProgressInfo as it goes (the sweep's progress lines).
     Returns the run's final status ("complete" or "blown_up").
     """
-    with run(exp, path, resume=True, quiet=quiet) as ds:
+    with run(exp, path, resume=True, quiet=quiet, progress=progress) as ds:
         return str(ds.attrs["lowprec_status"])
