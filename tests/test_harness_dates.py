@@ -130,3 +130,10 @@ def test_a_sweep_from_a_dated_spinup_carries_the_dates(tmp_path):
     # member m starts from the m-th restart: day 2 or day 4, then two daily outputs
     starts = sorted(file_time(f)[2][0] for f in files)
     assert set(starts) <= {3.0, 5.0} and starts[0] == 3.0
+
+
+def test_inspect_shows_the_dates_units_and_calendar(tmp_path):
+    lowprec.run(heat(start="1979-06-01", calendar="noleap"), tmp_path / "a.nc")
+    out = CliRunner().invoke(main, ["inspect", str(tmp_path / "a.nc")]).output
+    assert ("time       1979-06-02 00:00:00 .. 1979-06-04 00:00:00  (days since 1979-06-01 "
+            "00:00:00, noleap calendar)") in out, out

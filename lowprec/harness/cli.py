@@ -284,9 +284,12 @@ def describe(ds: Any, name: str) -> str:
     dims = ", ".join(f"{k} {v}" for k, v in ds.sizes.items())
     lines.append(f"  dims       {dims}")
     if "time" in ds.coords and ds.sizes.get("time", 0):
-        t = ds["time"].values
+        t, time = ds["time"].values, ds["time"]
+        units = time.attrs.get("units") or time.encoding.get("units")
+        calendar = time.attrs.get("calendar") or time.encoding.get("calendar")
         lines.append(f"  time       {t[0]} .. {t[-1]}"
-                     f"{'  (' + ds['time'].attrs['units'] + ')' if 'units' in ds['time'].attrs else ''}")
+                     + (f"  ({units}{', ' + calendar + ' calendar' if calendar else ''})"
+                        if units else ""))
     lines.append("  variables")
     bounds = {ds[c].attrs.get("bounds") for c in ds.coords} | {
         v.attrs.get("bounds") for v in ds.data_vars.values()}

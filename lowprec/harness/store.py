@@ -533,13 +533,9 @@ class RunFile:
                 var = nc.createVariable(name, "S1", (*dims, dim))
                 var[:] = np.frombuffer(text, dtype="S1")
                 var.setncattr("_Encoding", "utf-8")
+                var.setncatts(attrs)
             else:
-                var = nc.createVariable(name, values.dtype, dims, fill_value=False)
-                if values.ndim:
-                    var[...] = values
-                else:
-                    var.assignValue(values)
-            var.setncatts(attrs)
+                _write_array(nc, name, tuple(dims), values, attrs)
 
     def _write_axis(self, nc: Any, dim: str, rows: Rows) -> None:
         if len(rows.values) == 0:
@@ -735,13 +731,13 @@ def write_restart(restart: Restart, path: Path | str, layout: RestartLayout | No
 
 def _write_array(nc: Any, name: str, dims: tuple[str, ...], values: np.ndarray,
                  attrs: dict[str, Any]) -> None:
-    """One variable of a restart file, its dimensions created as needed (sizes must agree)."""
+    """One variable (no fill value), its dimensions created as needed (sizes must agree)."""
     values = np.asarray(values)
     for d, n in zip(dims, values.shape):
         if d not in nc.dimensions:
             nc.createDimension(d, n)
         elif len(nc.dimensions[d]) != n:
-            raise ValueError(f"restart dimension {d!r}: {name} has {n} points, another array "
+            raise ValueError(f"dimension {d!r}: {name} has {n} points, another variable "
                              f"{len(nc.dimensions[d])}")
     var = nc.createVariable(name, values.dtype, dims, fill_value=False)
     if values.ndim:
