@@ -35,6 +35,10 @@ directory works with workers of a remote scheduler started elsewhere.
 A run is finished when its file exists with ``lowprec_status`` ``complete`` or ``blown_up``;
 finished runs are never recomputed, so a killed sweep, started again, resumes. A run that raised
 is recorded as ``failed`` with its error and is retried only when asked (``retry_failed``).
+
+Progress (:mod:`lowprec.harness.sweep_progress`): runs report their steps as they go (a
+callback when serial, dask events from the workers), so the sweep shows each running run's
+fraction, the dashboard address of its cluster, and a speed and ETA measured from step rates.
 """
 from __future__ import annotations
 
