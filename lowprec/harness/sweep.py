@@ -674,7 +674,6 @@ def _execute(tasks: list[tuple[RunKey, Any, Path]], scheduler: Any, workers: int
     reports go to ``progress`` (dask events from the workers, on a topic of this sweep's own)."""
     if not tasks:
         return
-
     if isinstance(scheduler, str) and scheduler in SERIAL:
         for key, exp, path in tasks:
             yield key, _run_one(exp, str(path), key.name, progress.receive)
