@@ -66,7 +66,9 @@ def test_spinup_diagnostics_are_domain_means_at_each_interval(spun):
         assert ds["kinetic_energy"].values[k] == d["kinetic_energy"]
         assert ds["eta_mean"].values[k] == d["eta"].mean()
     assert ds["kinetic_energy"].values[0] < ds["kinetic_energy"].values[-1]   # spun up from rest
-    assert "mean" in ds["u_mean"].attrs["cell_methods"]
+    # the mean is said in words: cell_methods may only name dims the file has (CF §7.3)
+    assert ds["u_mean"].attrs["cell_methods"] == "time: point"
+    assert "unweighted mean over every grid point of (y, x)" in ds["u_mean"].attrs["comment"]
 
 
 def test_spinup_refuses_to_overwrite_and_replaces_when_asked(tmp_path):

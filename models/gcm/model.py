@@ -255,6 +255,24 @@ class GCM:
         out["started"] = np.array(1.0 if state.started else 0.0)
         return out
 
+    def state_description(self) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
+        """Dims and CF attributes of each array of :meth:`state_arrays`."""
+        what = {"vor": ("relative vorticity", "s-1"), "div": ("divergence", "s-1"),
+                "temp": ("temperature minus the reference profile T_ref(sigma)", "K"),
+                "lnps": ("ln(p_s/p0)", "1")}
+        what |= {f"tracer_{n}": (f"tracer {n}", "1") for n in self.tracers}
+        out = {}
+        for level, when in (("now", "at the current time step"),
+                            ("before", "at the previous time step (leapfrog)")):
+            for f, (text, units) in what.items():
+                vertical = "surface" if f == "lnps" else "level"
+                out[f"{level}_{f}"] = ((vertical, "m", "l", "real_imaginary"), {
+                    "long_name": f"spherical-harmonic coefficients of {text} {when}; last "
+                                 "dimension: real, imaginary part", "units": units})
+        out["started"] = ((), {"long_name": "1 after the first (forward) step, else 0",
+                               "units": "1"})
+        return out
+
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> LeapfrogState:
         names = list(FIELDS) + [f"tracer_{n}" for n in self.tracers]
         M, L = self.transform.spectral_shape
