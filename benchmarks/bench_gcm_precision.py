@@ -1,0 +1,145 @@
+"""The GCM precision experiment at the paper's size (lowprec/experiments/gcm_precision.toml with
+its paper-sweep flags: T31L8, 5 + 5 members, 10-year runs): what one run needs in memory, what
+the sweep needs on disk, and its cost in core-hours.
+
+    python benchmarks/bench_gcm_precision.py [--days 10 60] [--mode stochastic] [--quick]
+
+Memory: peak resident memory (the child's ru_maxrss) of `lowprec run` on the experiment at T31,
+10 sbits, for each of --days, from rest, checkpointing every 10 simulated days so that the longer
+run really streams its output to disk in several appends. Output is streamed (a run holds at most
+store.WRITE_BYTES of rows), so equal peaks for a short and a 6x longer run mean the peak of a
+10-year member is the same: it is not run for 10 years here.
+
+Disk: the output file's growth per simulated day between the two runs, times 365, is the size of
+a simulated year of output (zlib-compressed as written); the paper's sweep is 50 runs x 10 years
+of it, plus a restart file per run and per spin-up restart.
+
+Core-hours: from the measured B3 (benchmarks/results/gcm.json, written by bench_gcm.py: T31L8
+simulated years per hour on one core, float64 and 10-sbit stochastic) and B2's nearest ÷ float64
+step ratio, for the spin-up (one serial job), the 10 double runs, the 20 nearest and 20
+stochastic runs. Prints the table and writes benchmarks/results/gcm_precision.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "lowprec" / "experiments" / "gcm_precision.toml"
+LOWPREC = [str(Path(sys.executable).parent / "lowprec")]
+RESULTS = Path(__file__).parent / "results"
+PAPER = {"truncation": 31, "years": 10, "controls": 5, "members": 5,
+         "spinup_days": 200 + 9 * 3650}   # restarts 10 years apart from day 200
+
+
+def paper_sets() -> list[str]:
+    """The --set flags of the file's documented ``paper-sweep:`` line."""
+    import shlex
+    line = next(x.split("paper-sweep:", 1)[1] for x in CONFIG.read_text().splitlines()
+                if "paper-sweep:" in x)
+    words = shlex.split(line)
+    return [v for f, v in zip(words[::2], words[1::2]) if f == "--set"]
+
+
+def measure_run(tmp: Path, days: int, mode: str) -> dict:
+    """Peak RSS, CPU and output size of one T31 run of ``days`` at 10 sbits ``mode``."""
+    out = tmp / f"gcm_{days}d.nc"
+    args = ["run", CONFIG, "-o", out, "-q", "--sbits", "10", "--mode", mode]
+    for s in paper_sets():
+        if not s.startswith(("run.length", "sweep.")):
+            args += ["--set", s]
+    args += ["--set", f"run.length=\"{days} days\"", "--set", "run.spinup=\"0 days\"",
+             "--set", "run.checkpoint_interval=\"10 days\""]
+    start = time.perf_counter()
+    proc = subprocess.Popen(LOWPREC + [str(a) for a in args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"lowprec run ({days} days) failed: {err[-600:]}")
+    restart = out.with_name(out.name.replace(".nc", ".restart.nc"))
+    row = {"days": days, "peak_rss_mb": usage.ru_maxrss * 1024 / 1e6,
+           "cpu_s": usage.ru_utime + usage.ru_stime, "wall_s": time.perf_counter() - start,
+           "file_bytes": out.stat().st_size,
+           "restart_bytes": restart.stat().st_size if restart.exists() else 0}
+    for f in tmp.glob("gcm_*"):
+        f.unlink()
+    return row
+
+
+def core_hours(gcm: dict) -> dict:
+    """The paper-size sweep's cost on one core per run, from B3 (and B2 for nearest)."""
+    b3 = {r["arithmetic"]: r["years_per_hour_cpu"] for r in gcm["b3"]}
+    nearest_ratio = next(r["ratio"] for r in gcm["b2"] if r["mode"] == "nearest")
+    rate = {"float64": b3["float64"], "nearest": b3["float64"] / nearest_ratio,
+            "stochastic": b3["stochastic"]}
+    n_settings = 4                                  # sbits 8, 10, 12, 23, per mode
+    runs = {"float64": PAPER["controls"] + PAPER["members"],
+            "nearest": n_settings * PAPER["members"], "stochastic": n_settings * PAPER["members"]}
+    hours = {k: runs[k] * PAPER["years"] / rate[k] for k in runs}
+    hours["spinup"] = PAPER["spinup_days"] / 365 / rate["float64"]
+    return {"years_per_hour": rate, "runs": runs, "hours": hours,
+            "total": sum(hours.values()), "b3_date": gcm.get("date")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--days", type=int, nargs=2, default=[10, 60])
+    parser.add_argument("--mode", default="stochastic", choices=["nearest", "stochastic"])
+    parser.add_argument("--quick", action="store_true", help="2 and 4 days (checks the script)")
+    args = parser.parse_args()
+    if args.quick:
+        args.days = [2, 4]
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench_gcm_precision_") as d:
+        rows = [measure_run(Path(d), days, args.mode) for days in args.days]
+    short, long_ = rows
+    per_day = (long_["file_bytes"] - short["file_bytes"]) / (long_["days"] - short["days"])
+    per_year = per_day * 365
+    n_runs = PAPER["controls"] + PAPER["members"] + 8 * PAPER["members"]
+    restarts = n_runs + PAPER["controls"] + PAPER["members"]     # one per run + the spin-up's
+    disk = n_runs * PAPER["years"] * per_year + restarts * long_["restart_bytes"]
+    cost = core_hours(json.loads((RESULTS / "gcm.json").read_text()))
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "python": platform.python_version(), "loadavg_at_start": load,
+               "command": " ".join(sys.argv), "mode": args.mode, "runs": rows,
+               "peak_ratio": long_["peak_rss_mb"] / short["peak_rss_mb"],
+               "bytes_per_simulated_year": per_year, "paper_runs": n_runs,
+               "paper_disk_gb": disk / 1e9, "core_hours": cost,
+               "variables": load_variables()}
+    print(f"T31L8, 10 sbits {args.mode}, variables {results['variables']}, checkpoint every 10 days")
+    print(f"{'days':>5} {'peak RSS MB':>12} {'CPU s':>7} {'file MB':>8}")
+    for r in rows:
+        print(f"{r['days']:>5} {r['peak_rss_mb']:>12.1f} {r['cpu_s']:>7.1f} "
+              f"{r['file_bytes'] / 1e6:>8.2f}")
+    print(f"peak {long_['days']} d / {short['days']} d: {results['peak_ratio']:.3f}")
+    print(f"output per simulated year: {per_year / 1e6:.1f} MB; restart {long_['restart_bytes'] / 1e6:.2f} MB")
+    print(f"paper sweep: {n_runs} runs x {PAPER['years']} years: {disk / 1e9:.1f} GB on disk")
+    print("core-hours from B3 (results/gcm.json of " + str(cost["b3_date"]) + "):")
+    for k, h in cost["hours"].items():
+        rate = cost["years_per_hour"].get(k, cost["years_per_hour"]["float64"])
+        print(f"  {k:<11} {cost['runs'].get(k, 1):>3} runs at {rate:5.1f} yr/h: {h:6.1f} h")
+    print(f"  total {cost['total']:.1f} core-hours")
+    results["loadavg_at_end"] = os.getloadavg()
+    print(f"load average at start {load[0]:.1f}, at end {results['loadavg_at_end'][0]:.1f}")
+    if not args.quick:
+        (RESULTS / "gcm_precision.json").write_text(json.dumps(results, indent=1))
+        print(f"wrote {RESULTS / 'gcm_precision.json'}")
+
+
+def load_variables() -> list[str]:
+    import tomllib
+    return tomllib.loads(CONFIG.read_text())["run"]["variables"]
+
+
+if __name__ == "__main__":
+    main()
