@@ -99,8 +99,9 @@ def test_paper_overrides_give_t31l8_five_members_ten_years(small, paper):
 
 
 def test_small_size_stays_small(small):
-    """SMALL must finish on a 2-core machine in well under an hour: T21 and at most 90-day runs
-    (50 runs x 2160 steps at ~6 ms (T21, 10-sbit stochastic) is ~11 core-minutes)."""
+    """SMALL must finish on a shared 2-core machine in well under an hour: T21 and at most
+    90-day runs (50 runs x 2160 steps at ~6 ms (T21, 10-sbit stochastic) is ~11 core-minutes;
+    the packaged 60 days ~7)."""
     assert small.params["truncation"] <= 21
     assert run_steps(small) <= 90 * 24
     assert len(parse_sweep(small.sweep, str(CONFIG)).runs(small.model)) <= 50
