@@ -4,21 +4,27 @@ the Thomas solver against scipy, boundary-layer diffusion against a dense backwa
 the column water budget, and runs under the emulator.
 
 Which planted bug each test catches (each was planted once and seen to fail):
-- SST width taken as 26 radians, not degrees: test_sea_surface_temperature_is_the_tj16_profile.
+- SST width taken as 26 radians, not degrees: test_sea_surface_temperature_is_the_tj16_profile
+  (and the q_sat, surface-exchange and budget tests, which use the SST).
 - latent heating with the wrong sign (T − (L/c_p)CΔt): test_condensation_saturates_within_the_
   linearisation_bound, test_condensation_turns_latent_into_sensible_heat_per_column.
 - latent-heat correction dropped (C Δt = q − q_sat): test_condensation_saturates_within_...,
   test_latent_heat_correction_is_one_newton_step_of_the_saturation_adjustment.
 - precipitation without the Δp/g weights: test_condensation_turns_latent_into_sensible_heat_...,
-  test_column_water_budget_closes_in_float64.
+  test_column_water_budget_closes_in_float64, test_runs_under_the_emulator_at_10_sbits.
+- evaporation without the Δp/g weight: test_column_water_budget_closes_in_float64,
+  test_runs_under_the_emulator_at_10_sbits.
 - surface flux explicit (T + λ(T_s − T)) instead of implicit: test_surface_exchange_is_backward_
   euler_of_the_relaxation_ode.
-- a Thomas back-substitution index off by one: test_tridiagonal_solve_matches_scipy_solve_banded.
+- Thomas back substitution with c'_{k−1} for c'_k: test_tridiagonal_solve_matches_scipy_solve_
+  banded (n ≥ 3), and the boundary-layer, budget and emulator tests.
 - CC using Δp_k instead of Δp_{k+1}: test_boundary_layer_diffusion_conserves_column_integrals,
   test_boundary_layer_matches_a_dense_backward_euler_solve, test_column_water_budget_closes_...
+- K_E without its Gaussian decay above p_pbl: test_diffusivity_is_constant_below_p_pbl_and_
+  gaussian_above, and both boundary-layer tests.
 - the negative-humidity fill not rescaling the positives: test_negative_humidity_fill_...,
   test_column_water_budget_closes_in_float64.
-- T_eq's ΔT_y from Held–Suarez (60 K), or friction above σ_b: test_held_suarez_relaxation_...
+- ΔT_y of Held–Suarez (60 K), or friction above σ_b: test_held_suarez_relaxation_has_tj16_...
 """
 from __future__ import annotations
 
@@ -95,8 +101,8 @@ def test_sea_surface_temperature_is_the_tj16_profile():
     assert T_s[1] == pytest.approx(271.0 + 29.0 * math.exp(-0.5), rel=1e-15)   # at φ = φ_w
     assert T_s[4] == pytest.approx(271.0 + 29.0 * math.exp(-(90 / 26) ** 2 / 2), rel=1e-15)
     surface = SurfaceFluxes(PARAMS, LAT, SIGMA_HALF[-2], DT, FLOAT64)
-    np.testing.assert_allclose(surface.T_s[:, 0], 271 + 29 * np.exp(-LAT**2 / (2 * (26 * np.pi / 180) ** 2)),
-                               rtol=1e-15)
+    np.testing.assert_allclose(surface.T_s[:, 0],
+                               271 + 29 * np.exp(-LAT**2 / (2 * (26 * np.pi / 180) ** 2)), rtol=1e-15)
 
 
 def test_saturation_specific_humidity_is_the_tj16_formula():
@@ -180,7 +186,7 @@ def test_latent_heat_correction_is_one_newton_step_of_the_saturation_adjustment(
         no_correction = q - q_sat_oracle(T, p)         # C Δt with the denominator dropped
         assert np.all(error < 0.1 * np.abs(no_correction - exact))   # measured: 46–180× closer
         errors.append(np.median(error / exact))
-    assert 1.7 < errors[0] / errors[1] < 2.3 and 1.7 < errors[1] / errors[2] < 2.3   # relative: O(s)
+    assert 1.7 < errors[0] / errors[1] < 2.3 and 1.7 < errors[1] / errors[2] < 2.3   # rel.: O(s)
 
 
 def test_condensation_turns_latent_into_sensible_heat_per_column():
@@ -338,7 +344,7 @@ def test_column_water_budget_closes_in_float64():
     T, q, u, v, p_s = atmosphere(seed=7, rh=1.0, spread=0.15)       # condensation and dew both
     q[2:5, 1, 2] -= 2.0 * q[2:5, 1, 2].max()                        # transport undershoots ...
     q[6, 3, 0] = -1e-4
-    q[:, 4, 4] = -1e-6                                              # ... and a wholly negative column
+    q[:, 4, 4] = -1e-6                                              # ... a wholly negative column
     step = physics().step(T, q, u, v, p_s)
     W_before, W_after = column_water(q, p_s), column_water(step.q, p_s)
     budget = step.evaporation - step.precipitation + step.water_added

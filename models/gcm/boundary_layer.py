@@ -73,7 +73,7 @@ class BoundaryLayerDiffusion:
         return K_surface * np.exp(-np.square(above_pbl / self.p_strato))
 
     def coefficients(self, T_v: Any, p_s: Any, K_E: Any) -> tuple[Any, Any, Any]:
-        """(lower, diagonal, upper) of the implicit system, lower/upper (K−1, ...), diagonal (K, ...).
+        """(lower, diagonal, upper) of the implicit system: (K−1, ...), (K, ...), (K−1, ...).
 
         T_v: virtual temperature (K), (K, lat, lon); p_s (Pa): (lat, lon); K_E from
         :meth:`diffusivity`.

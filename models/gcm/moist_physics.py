@@ -158,8 +158,9 @@ class HeldSuarezRelaxation:
         ramp = np.maximum(0.0, (sigma - r.sigma_b) / (1.0 - r.sigma_b))[:, None, None]
         cos2 = np.cos(latitude)[:, None] ** 2                       # (lat, 1)
         sin2 = np.sin(latitude)[:, None] ** 2
-        self.k_v_dt = emu.const(dt * r.k_f / DAY * ramp)                       # (K, 1, 1)
-        self.k_T_dt = emu.const(dt / DAY * (r.k_a + (r.k_s - r.k_a) * ramp * cos2 ** 2))  # (K, lat, 1)
+        k_T = (r.k_a + (r.k_s - r.k_a) * ramp * cos2 ** 2) / DAY    # s⁻¹, (K, lat, 1)
+        self.k_v_dt = emu.const(dt * r.k_f / DAY * ramp)            # Δt k_v, (K, 1, 1)
+        self.k_T_dt = emu.const(dt * k_T)                           # Δt k_T
         self.T_lat = emu.const(r.T_max - r.dT_y * sin2)              # T_max − ΔT_y sin²φ
         self.dtheta = emu.const(r.dtheta_z * cos2)                   # Δθ_z cos²φ
         self.T_min = emu.const(r.T_min)
@@ -282,7 +283,7 @@ class MoistPhysics:
         # W⁺ = 0 implies total ≤ 0, so the scale is 0 there; 1.0 only keeps the division finite
         scale = np.maximum(total, 0.0) / np.where(W_pos > 0.0, W_pos, 1.0)
         q_filled = np.where(W_neg < 0.0, positive * scale, q)        # untouched without negatives
-        return q_filled, -W_neg, np.maximum(-total, 0.0)
+        return q_filled, 0.0 - W_neg, np.maximum(-total, 0.0)      # (0 − W⁻: +0, not −0)
 
     def surface_exchange(self, T: Any, q: Any, u: Any, v: Any, p_s: Any,
                          layer_mass: Any) -> tuple[Any, Any, Any, Any, Any]:
