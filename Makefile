@@ -24,5 +24,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# Mutation score of the core (TESTING.md): hours of CPU, not part of `make test`.
+# MUTATION_ARGS e.g. "heat lorenz63 --sample 50"; see tests/mutation/run_mutation.py --help.
+.PHONY: mutation
+mutation: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,mutation]'
+	$(PY) tests/mutation/run_mutation.py $(MUTATION_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output

@@ -4,6 +4,7 @@
     fmt = lowprec.Format(sbits=10)                      # float64 exponent range, as rpe
     y = lowprec.round(x, fmt, mode="stochastic", seed=7)
     emu = lowprec.Emulator(fmt, mode="nearest")
+    native = lowprec.NativeArithmetic("float32")        # the same protocol, in numpy's float32
     ds = lowprec.run("experiment.toml")
 """
 from __future__ import annotations
@@ -26,9 +27,11 @@ _PUBLIC = {
     "round": "lowprec.rounding",
     "Emulator": "lowprec.emulated",
     "EmulatedArray": "lowprec.emulated",
+    "NativeArithmetic": "lowprec.native",
     "run": "lowprec.harness.run",
     "sweep": "lowprec.harness.sweep",
     "open_sweep": "lowprec.harness.sweep",
+    "tune": "lowprec.harness.tune",
     "open_run": "lowprec.harness.store",
     "LowprecError": "lowprec.errors",
     "FormatError": "lowprec.errors",

@@ -1,9 +1,15 @@
 """`python -m lowprec.demo` (`make demo`): lowprec end to end in a few minutes.
 
 1. A value rounded to several significand widths, round-to-nearest and stochastic.
-2. Small Lorenz-63 and heat-column sweeps (sbits 6..23, both modes, 3 control and 3 competitor
+2. Small Lorenz-63 and heat-column sweeps (sbits 6..23, both modes, 5 control and 5 competitor
    members) on a LocalCluster of 2 worker processes, into ./demo-output/<model>/.
-3. Each sweep validated against its double-precision null; report figures and table written.
+3. Each sweep validated against its double-precision null; report figures and report.md
+   written, and the verdict printed: per variable and mode, the fewest sbits indistinguishable
+   from double precision.
+
+The design can say "significant": 5 competitor and 5 null members give an exact permutation
+test whose smallest p-value is 1/C(10, 5) = 1/252, well below alpha = 0.05 (3 and 3 would give
+1/20 = alpha: nothing could ever be shown).
 
 Rerunning resumes: finished runs are not recomputed. Output paths are printed at the end.
 """
@@ -21,6 +27,8 @@ import numpy as np
 EXPERIMENTS = Path(__file__).parent / "experiments"
 DEMO_SBITS = [6, 8, 10, 12, 16, 23]
 DEMO_MODES = ["nearest", "stochastic"]
+DEMO_CONTROLS = 5
+DEMO_MEMBERS = 5            # p-value floor 1/C(10, 5) = 1/252
 
 
 def rounding_table(x: float = 280.1, sbits: tuple[int, ...] = (6, 8, 10, 12, 16, 23, 52),
@@ -46,14 +54,15 @@ def rounding_table(x: float = 280.1, sbits: tuple[int, ...] = (6, 8, 10, 12, 16,
 def demo_config(name: str, **sizes: Any) -> dict:
     """The packaged experiment `name`_sweep.toml, made demo-small, as a dict."""
     config = tomllib.loads((EXPERIMENTS / f"{name}_sweep.toml").read_text())
-    config["sweep"].update(sbits=DEMO_SBITS, modes=DEMO_MODES, controls=3, members=3)
+    config["sweep"].update(sbits=DEMO_SBITS, modes=DEMO_MODES, controls=DEMO_CONTROLS,
+                           members=DEMO_MEMBERS)
     for section, values in sizes.items():
         config.setdefault(section, {}).update(values)
     return config
 
 
 def demo_configs() -> dict[str, dict]:
-    """Small settings: each run takes a second or two, each sweep (3 + 3 + 36 runs) about a minute."""
+    """Small settings: each run takes a second or two, each sweep (5 + 5 + 60 runs) a minute or two."""
     return {
         "lorenz63": demo_config("lorenz63", params={"particles": 200},
                                 run={"length": "20 time units", "spinup": "10 time units",
@@ -77,12 +86,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from distributed import Client, LocalCluster
 
+    import xarray as xr
+
+    import validation
     from lowprec.errors import LowprecError
-    from lowprec.harness.cli_sweep import make_report, run_validation
+    from lowprec.harness.cli_sweep import REPORT_DIR, run_validation
     from lowprec.harness.sweep import sweep
+    from validation.reporting import variables_in, verdict_section
 
     start = time.monotonic()
     written: dict[str, list[Path]] = {}
+    verdicts: dict[str, list[str]] = {}
     failures = 0
     configs = demo_configs()
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
@@ -93,12 +107,18 @@ def main(argv: list[str] | None = None) -> int:
             result = sweep(configs[name], outdir, scheduler=client)
             failures += len(result.failed)
             try:
-                validation_path = run_validation(outdir)
-                written[name] = [validation_path, *make_report(outdir)]
+                validation_path = run_validation(outdir)     # prints the design's p-value floor
+                with xr.open_dataset(validation_path, decode_times=xr.coders.CFDatetimeCoder(
+                        use_cftime=True)) as results:
+                    results = results.load()
+                written[name] = [validation_path, *validation.report(results, outdir / REPORT_DIR)]
+                verdicts[name] = verdict_section(results, variables_in(results), definition=False)
             except LowprecError as e:
                 print(f"{name}: validation refused: {e}", file=sys.stderr)
                 failures += 1
 
+    for name, lines in verdicts.items():     # the answer; report.md defines its words
+        print(f"\n== {name}: verdict\n" + "\n".join(lines[2:]).rstrip())
     print(f"\ndemo finished in {time.monotonic() - start:.0f} s; written:")
     for name, paths in written.items():
         for p in paths:

@@ -12,6 +12,7 @@ MODEL_MODULES = {
     "lorenz63": "models.lorenz63",
     "heat": "models.heat",
     "shallow_water": "models.shallow_water",
+    "gcm": "models.gcm",
 }
 
 

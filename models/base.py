@@ -42,7 +42,7 @@ class Arithmetic(Protocol):
         """An array whose every numpy operation is rounded to the active format."""
 
     def to_float64(self, x: Any) -> np.ndarray:
-        """Leave emulation explicitly: a plain float64 ndarray with the same values."""
+        """Leave emulation explicitly: a plain float64 (complex128) ndarray with the same values."""
 
     def component(self, name: str) -> contextlib.AbstractContextManager:
         """Context in which the named component's format (and mode) is active."""
@@ -61,14 +61,17 @@ class Float64:
     sbits = 52
 
     def const(self, x: Any) -> Any:
-        a = np.asarray(x, dtype=np.float64)
+        a = self.asarray(x)
         return a[()] if a.ndim == 0 else a
 
     def asarray(self, x: Any) -> np.ndarray:
-        return np.array(x, dtype=np.float64)
+        # complex stays complex (spectral coefficients, i·m), as the emulator keeps it
+        a = np.array(x)
+        return a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
 
     def to_float64(self, x: Any) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64)
+        a = np.asarray(x)
+        return a.astype(np.complex128 if np.iscomplexobj(a) else np.float64, copy=False)
 
     @contextlib.contextmanager
     def component(self, name: str) -> Iterator[None]:

@@ -88,25 +88,27 @@ class Interrupt(Exception):
     pass
 
 
-def test_checkpoints_wait_for_complete_means_and_resume_is_bit_identical(tmp_path):
-    cfg = sw("4 days", checkpoint_interval="6 hours")      # due every output; taken once a day
+def test_checkpoints_mid_mean_keep_its_sum_and_resume_is_bit_identical(tmp_path):
+    cfg = sw("4 days", checkpoint_interval="6 hours")      # a checkpoint at every output
     whole = run(cfg)
     path = tmp_path / "r.nc"
     seen = []
 
     def stop(info):
-        if info.step >= 2 * 60 + 40:                       # 2 days and 10 hours: mid-day
-            raise Interrupt
         if path.exists():
-            seen.append(read_restart(tmp_path / "r.restart.nc").outputs)
+            seen.append(read_restart(tmp_path / "r.restart.nc"))
+        if info.step >= 6 * 15:                            # 1.5 days: mid-day (15 steps per 6 h)
+            raise Interrupt
 
     with pytest.raises(Interrupt):
         run(cfg, path, progress=stop)
-    assert seen and all(k % 4 == 0 for k in seen)          # never a partial day in a checkpoint
+    mid_day = [r for r in seen if r.outputs % 4]
+    assert mid_day and all(set(r.sums) == set(ENERGIES) for r in mid_day)
+    assert all(not r.sums for r in seen if r.outputs % 4 == 0)   # no day in progress: no sums
     partial = open_run(path)
-    assert partial.attrs["lowprec_status"] == "running"
-    assert partial.sizes["time"] == 8 and partial.sizes["time_1d"] == 2
-    assert read_restart(tmp_path / "r.restart.nc").outputs == 8
+    k = read_restart(tmp_path / "r.restart.nc").outputs
+    assert k % 4 and partial.attrs["lowprec_status"] == "interrupted"
+    assert partial.sizes["time"] == k and partial.sizes["time_1d"] == k // 4
     done = run(cfg, path, resume=True)
     assert done.attrs["lowprec_status"] == "complete"
     f = open_run(path)

@@ -93,3 +93,28 @@ def test_pychop_stochastic_agrees_in_distribution():
     ours = rounding.round(np.full(14_000, 1 + 2.0**-12), Format(10), "stochastic", seed=1)
     se = math.sqrt(p * (1 - p) / 14_000)
     assert abs(n / 14_000 - p) < 5 * se and abs(np.mean(ours > 1) - p) < 5 * se
+
+
+def test_kernel_round_array_defaults_give_the_reference_bits():
+    """kernels.round_array with its defaults (seed 0, counter 0, offset 0): round-to-nearest needs
+    no seed, and stochastic rounding with the defaults is seed 0's."""
+    from lowprec.rounding import MODE_CODES, kernels
+    x = np.random.default_rng(24).standard_normal(1000)
+    for mode in ("nearest", "stochastic"):
+        got = kernels.round_array(x, Format(10), MODE_CODES[mode])
+        expected = rounding.round(x, Format(10), mode, seed=0, backend="numpy")
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), mode
+
+
+@pytest.mark.parametrize("index", [0, 1, 4095, 4096, 4097, 9999])
+def test_one_element_on_the_exact_path_in_a_block(index):
+    """A block of the kernel (4096 elements) in which exactly one element needs the exact path
+    (here a value below IEEE half's normal range): the kernel finds it by the sum of the indices
+    it flagged. Every mode, against the reference, at the block's edges and inside."""
+    x = np.random.default_rng(25).uniform(1.0, 2.0, 10_000)
+    x[index] = 3.3e-6                                      # subnormal in binary16 (< 2**-14)
+    for mode in rounding.MODES:
+        fast = rounding.round(x, Format(10, 5), mode, seed=5, counter=2, backend="numba")
+        ref = rounding.round(x, Format(10, 5), mode, seed=5, counter=2, backend="numpy")
+        assert np.array_equal(u64(fast), u64(ref)), mode
+        assert fast[index] != x[index]                     # it was rounded (3.3e-6 is not a half)

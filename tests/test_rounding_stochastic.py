@@ -119,3 +119,22 @@ def test_round_scalar_callable_from_njit_code_with_mix():
         expected = rounding.round(expected + x[i], fmt, "stochastic", seed=3, counter=i)
     assert s == expected
     assert abs(s - 1.0) < 0.05                     # stochastic rounding does not stagnate
+
+
+@pytest.mark.parametrize("dropped", [63, 64, 65])
+def test_up_probability_at_the_64_dropped_bits_boundary(dropped):
+    """Below a restricted format's subnormal spacing 2**t, 64 random bits cover up to 63 dropped
+    bits directly; from 64 on the kernel compares them with ceil(m / 2**(dropped - 64)). Here
+    x = 1.9·2**(t - dropped + 52) has a 53-bit significand m with exactly `dropped` bits below
+    2**t; it rounds up to 2**t with probability x / 2**t = 1.9·2**(52 - dropped) (4.6e-4 at 64).
+    2**18 draws: about 60-240 ups, bound 5 standard errors (a path that never rounds up misses
+    by 10 or more)."""
+    fmt = Format(10, 5)                                   # IEEE half: spacing 2**-24 down there
+    t = fmt.emin - fmt.sbits
+    x = 1.9 * 2.0 ** (t - dropped + 52)
+    p = x / 2.0 ** t
+    n = 2 ** 18
+    for backend in ("numba", "numpy"):
+        r = rounding.round(np.full(n, x), fmt, "stochastic", seed=64, backend=backend)
+        assert set(np.unique(r)) <= {0.0, 2.0 ** t}
+        assert abs(np.mean(r > 0) - p) < FIVE_SE(p, n), (backend, np.mean(r > 0), p)

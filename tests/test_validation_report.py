@@ -5,7 +5,11 @@ import xarray as xr
 
 import validation
 from test_validation_ensemble import GRID, sweep
-from validation.reporting import _elapsed, _global_fig
+from validation.figures import elapsed as _elapsed, final_profile_figure, global_figure, timeseries_figure
+
+
+def _global_fig(res, var):
+    return global_figure(res, var).figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -22,9 +26,9 @@ def test_report_for_a_gridded_model(tmp_path):
         assert p.read_bytes()[:8] == PNG
     table = (tmp_path / "out" / "report.md").read_text()
     w = float(res["w1_global_T"].sel(sbits=10, mode="nearest"))
-    assert f"| 10 | nearest | 5 | 0 | 0 | {w:.4g} |" in table
-    assert "| 10 | stochastic | 5 | 1 | 0 | NaN* |" in table
-    assert "NaN*: no distance for this setting — members blew up" in table
+    assert f"| 10 | nearest | 5 | {w:.4g} |" in table
+    assert "| 10 | stochastic | 4 of 5: 1 blown up | NaN* |" in table
+    assert "NaN*: no distance for this setting: members blew up" in table
     assert "- 10 sbits stochastic: member 6: blown up" in table
     assert "100.0%" in table                                        # all shifted points significant
 
@@ -67,11 +71,13 @@ def test_elapsed_time_is_days_then_years_after_the_start():
     assert label == "time after spin-up [years]"
     model_time, label = _elapsed(np.arange(5) * 0.5 + 2.0, 2.0, "1")
     np.testing.assert_array_equal(model_time, np.arange(5) * 0.5)
-    assert label == "time after spin-up [1]"
+    assert label == "model time after spin-up (dimensionless)"
 
 
 def _figure_texts(fig) -> str:
     texts = [t.get_text() for t in fig.texts]
+    for legend in fig.legends:
+        texts += [t.get_text() for t in legend.get_texts()]
     for ax in fig.axes:
         legend = ax.get_legend()
         texts += [t.get_text() for t in legend.get_texts()] if legend else []
@@ -91,18 +97,14 @@ def test_global_figure_marks_blow_ups_only_when_there_are_some():
 def test_global_figure_draws_double_precision_as_the_null_not_as_a_setting():
     res = validation.evaluate(sweep(GRID), windows=[], pvalues=False)
     fig = _global_fig(res, "T")
-    nearest, stochastic = fig.axes[0], fig.axes[1]
-    assert nearest.get_title() == "T, nearest" and stochastic.get_title() == "T, stochastic"
-    for ax in fig.axes[0::2]:       # the nearest column: no point at sbits 52
-        xs = [x for line in ax.get_lines() for x in np.atleast_1d(line.get_xdata())]
-        points = [x for line in ax.get_lines() if line.get_marker() not in ("None", None, "")
-                  for x in np.atleast_1d(line.get_xdata())]
-        assert points and CONTROL not in points
-        assert "double precision: null mean" in _figure_texts(fig)
-    # (52, stochastic) is a real setting: a point, its tick says float64.
-    labels = [t.get_text() for t in stochastic.get_xticklabels()]
-    assert "52\n(float64)" in labels
-    assert all("float64" not in t.get_text() for t in nearest.get_xticklabels())
+    for ax in fig.axes:             # both modes on the same axes: W, then the excess
+        lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+        assert CONTROL not in np.atleast_1d(lines[f"{'w' if ax is fig.axes[0] else 'excess'}:nearest"].get_xdata())
+        assert "null-mean" in lines
+        # (52, stochastic) is a real setting: a point, its tick says float64.
+        assert CONTROL in np.atleast_1d(lines[f"{'w' if ax is fig.axes[0] else 'excess'}:stochastic"].get_xdata())
+        assert "52\n(float64)" in [t.get_text() for t in ax.get_xticklabels()]
+    assert "null: mean" in _figure_texts(fig)
 
 
 CONTROL = 52
@@ -119,7 +121,7 @@ def test_report_lists_failed_runs_and_says_why_a_setting_is_nan(tmp_path):
     table = (tmp_path / "report.md")
     validation.report(res, tmp_path)
     text = table.read_text()
-    assert "| 10 | nearest | 1 | 0 | 4 | NaN* |" in text
+    assert "| 10 | nearest | 1 of 5: 4 failed | NaN* |" in text
     assert "fewer than 2 complete runs" in text
     assert ("- 10 sbits nearest: member 5: failed; member 6: failed; member 7: failed; "
             "member 8: failed") in text
@@ -133,8 +135,7 @@ def test_pooled_single_test_shows_yes_or_no_in_the_fdr_column(tmp_path):
     text = (tmp_path / "report.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| 10 | nearest |"))
     assert row.endswith("| yes |")
-    row = next(line for line in text.splitlines() if line.startswith("| 52 | nearest |"))
-    assert row.endswith("| – |")
+    assert not any(line.startswith("| 52 | nearest |") for line in text.splitlines())   # the null: its own line
 
 
 def test_final_profile_shows_the_state_of_each_setting_and_the_controls(tmp_path):
@@ -149,9 +150,10 @@ def test_final_profile_shows_the_state_of_each_setting_and_the_controls(tmp_path
     np.testing.assert_allclose(res["time_mean_T"].sel(sbits=10, mode="stochastic"),
                                ds["T"].sel(sbits=10, mode="stochastic", member=COMPETITORS)
                                .mean(["time", "member"]), rtol=1e-12)
-    from validation.reporting import _final_profile_figure
-    (path,) = _final_profile_figure(res, "T", tmp_path)
-    assert path.read_bytes()[:8] == PNG
+    figure = final_profile_figure(res, "T")
+    lines = {line.get_gid(): line for line in figure.figure.axes[0].get_lines()}
+    np.testing.assert_array_equal(lines["final:10:nearest"].get_xdata(), res["final_mean_T"].sel(sbits=10, mode="nearest"))
+    np.testing.assert_array_equal(lines["controls"].get_xdata(), res["final_mean_control_T"])
 
 
 def test_no_float64_tick_in_a_panel_without_a_52_setting():
@@ -165,19 +167,10 @@ def test_no_float64_tick_in_a_panel_without_a_52_setting():
 def test_pooled_global_mean_series_is_drawn_as_a_running_mean(tmp_path):
     ds = sweep({}, n_time=1000, pool={"particle": np.arange(2)})
     res = validation.evaluate(ds.assign_attrs(lowprec_sample_dims="particle"), windows=[], pvalues=False)
-    import matplotlib.pyplot as plt
-    from validation.reporting import _timeseries_figure
-    saved = []
-    original = plt.Figure.savefig
-    plt.Figure.savefig = lambda self, *a, **k: saved.append(self) or original(self, *a, **k)
-    try:
-        _timeseries_figure(res, "T", tmp_path)
-    finally:
-        plt.Figure.savefig = original
-    ax = saved[0].axes[0]
+    ax = timeseries_figure(res, "T").figure.axes[0]
     assert "running mean over 10 outputs" in ax.get_title()
     null = res["global_mean_t_T"].sel(sbits=52, mode="nearest").values
-    line = next(l for l in ax.get_lines() if l.get_label().startswith("double precision: null"))
+    line = next(l for l in ax.get_lines() if l.get_gid() == "null")
     np.testing.assert_allclose(line.get_ydata(), np.convolve(null, np.full(10, 0.1), "valid"))
     assert np.std(line.get_ydata()) < 0.5 * np.std(null)
 

@@ -205,3 +205,73 @@ def test_cli_pvalues_option_writes_the_method(tmp_path, monkeypatch):
                 np.testing.assert_array_equal(v["pvalue_T"].values, expected["pvalue_T"].values)
     result = CliRunner().invoke(validate, [str(tmp_path), "--pvalues", "bootstrap"])
     assert result.exit_code != 0 and "bootstrap" in result.output
+
+
+from validation.significance import leave_one_out_null  # noqa: E402
+
+
+def test_leave_one_out_null_order_and_leading_axes():
+    """The null sample: control × null distances (null member j, then control i), then the
+    control pairs i < k; leading axes broadcast like the loop over them."""
+    rng = np.random.default_rng(21)
+    M, N = 4, 3
+    control_null = rng.random((N, M))
+    control_control = rng.random((M, M))
+    control_control += control_control.T
+    expected = ([control_null[j, i] for j in range(N) for i in range(M)]
+                + [control_control[i, k] for i in range(M) for k in range(i + 1, M)])
+    np.testing.assert_array_equal(leave_one_out_null(control_null, control_control), expected)
+    many_null, many_control = rng.random((2, 5, N, M)), rng.random((5, M, M))
+    got = leave_one_out_null(many_null, many_control)
+    assert got.shape == (2, 5, null_pair_count(M, N))
+    for a in range(2):
+        for b in range(5):
+            np.testing.assert_array_equal(got[a, b], leave_one_out_null(many_null[a, b],
+                                                                        many_control[b]))
+
+
+def test_leave_one_out_null_refuses_shapes_that_do_not_fit():
+    rng = np.random.default_rng(22)
+    with pytest.raises(ValueError, match="expected"):          # control × control not square
+        leave_one_out_null(rng.random((3, 4)), rng.random((4, 5)))
+    with pytest.raises(ValueError, match="expected"):
+        leave_one_out_null(rng.random((3, 5)), rng.random((2, 4, 5)))
+    with pytest.raises(ValueError, match="expected"):          # another number of controls
+        leave_one_out_null(rng.random((3, 5)), rng.random((4, 4)))
+
+
+def test_fdr_default_level_is_five_percent():
+    # Benjamini–Hochberg by hand, 4 tests: p(i) <= i/4 · alpha for i = 1, 2 at 0.05 (0.001 <=
+    # 0.0125, 0.02 <= 0.025, but 0.04 > 0.0375); at 0.1 the third passes too (0.04 <= 0.075).
+    p = np.array([0.04, 0.001, 0.3, 0.02])
+    np.testing.assert_array_equal(fdr_reject(p), [False, True, False, True])
+    np.testing.assert_array_equal(fdr_reject(p, 0.1), [True, True, False, True])
+    assert fdr_reject(np.array([0.05])).all()          # p(i) <= i/m · alpha: equality rejects
+
+
+from validation.significance import relabellings  # noqa: E402
+
+
+def test_relabellings_exact_and_sampled():
+    """Exact: all C(2N, N) labellings, each once, the observed one first. Sampled: the observed one
+    and B random labellings of N runs each, flagged as not exact."""
+    matrix, exact = relabellings(3, 3)
+    assert exact and matrix.shape == (6, 20)
+    columns = {tuple(np.flatnonzero(c)) for c in matrix.T}
+    assert columns == set(itertools.combinations(range(6), 3))
+    assert tuple(np.flatnonzero(matrix[:, 0])) == (0, 1, 2)
+    matrix, exact = relabellings(10, 10, max_relabellings=100, seed=3)
+    assert not exact and matrix.shape == (20, 101)
+    assert np.all(matrix.sum(axis=0) == 10) and tuple(np.flatnonzero(matrix[:, 0])) == tuple(range(10))
+
+
+def test_sampled_permutation_p_value_floor_is_one_over_b_plus_one():
+    """Beyond max_relabellings the smallest p is 1/(1 + B), the observed labelling counted: what
+    min_pvalue says, and what a setting far above its null gets (N = 9: C(18, 9) = 48620 >
+    20000, so the default B = 20000 samples)."""
+    rng = np.random.default_rng(23)
+    setting, null = 10 + rng.random(9), rng.random(9)
+    assert min_pvalue(9, 9) == 1 / 20_001
+    assert permutation_pvalues(setting, null) == min_pvalue(9, 9)
+    assert min_pvalue(10, 10, max_relabellings=100) == 1 / 101
+    assert permutation_pvalues(setting, null, max_relabellings=100) == 1 / 101

@@ -119,3 +119,37 @@ def test_xarray_version_on_dask_with_unequal_lengths():
         assert float(d[j]) == pytest.approx(scipy_w1(a[:, j], b[:, j]), rel=RTOL)
     d2 = validation.w2_xr(a, b, dim="time")
     assert float(d2[0]) == pytest.approx(float(validation.w2(a[:, 0].values, b[:, 0].values)), rel=RTOL)
+
+
+def test_equal_lengths_broadcast_over_other_axes_on_the_default_axis():
+    """Equal lengths take the order-statistics path: W1 = mean|x₍ᵢ₎ − y₍ᵢ₎|, W2² = mean(x₍ᵢ₎ − y₍ᵢ₎)²
+    (oracle written here), on 3-D input with the default (last) axis, against scipy per point."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 4, 60))
+    y = rng.standard_normal((4, 60)) * 1.5 + 0.3
+    d1, d2 = validation.w1(x, y), validation.w2(x, y)
+    assert d1.shape == d2.shape == (3, 4)
+    for i in range(3):
+        for j in range(4):
+            difference = np.sort(x[i, j]) - np.sort(y[j])
+            assert d1[i, j] == pytest.approx(scipy_w1(x[i, j], y[j]), rel=RTOL)
+            assert d2[i, j] == pytest.approx(np.sqrt(np.mean(difference ** 2)), rel=RTOL)
+
+
+def test_pair_distances_with_leading_axes_and_unequal_lengths():
+    """controls (P, M, n) and runs (P, R, k), k ≠ n, with M = k (so that no axis can stand in for
+    the sample length by coincidence): every pair against scipy."""
+    rng = np.random.default_rng(12)
+    controls = np.sort(rng.standard_normal((2, 3, 7)), axis=-1)
+    runs = np.sort(rng.standard_normal((2, 4, 3)) + 0.4, axis=-1)
+    d = pair_distances_sorted(controls, runs)
+    assert d.shape == (2, 4, 3)
+    for p in range(2):
+        for r in range(4):
+            for c in range(3):
+                assert d[p, r, c] == pytest.approx(scipy_w1(controls[p, c], runs[p, r]), rel=RTOL)
+
+
+def test_pair_distances_of_empty_samples_are_refused():
+    with pytest.raises(ValueError, match="empty"):
+        pair_distances_sorted(np.empty((2, 3, 0)), np.empty((2, 4, 0)))

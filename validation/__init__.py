@@ -6,20 +6,22 @@
     validation.report(res, "figures/")
 
 Statistics on numpy arrays (wasserstein), the ensemble design on xarray with dask (ensemble),
-p-values and false-discovery control (significance), area weights (weighting), figures and a
-markdown table (reporting; not named `report`, which is the function). This package never
-imports the models or the harness.
+p-values, false-discovery control and the p-value floor of a design (significance), area
+weights (weighting), the answer per variable and mode (verdict.verdict: the fewest sbits
+indistinguishable from the null), figures (figures) and report.md (reporting; not named
+`report`, which is the function). This package never imports the models or the harness.
 """
 from validation.ensemble import combine, evaluate
-from validation.significance import fdr_reject, permutation_pvalues
+from validation.significance import design_notes, fdr_reject, permutation_pvalues
 from validation.wasserstein import (pair_distances_sorted, w1, w1_sorted, w1_xr, w2, w2_sorted,
                                     w2_xr)
+from validation import verdict
 from validation.weighting import area_weights, global_mean
 
 __all__ = [
     "w1", "w2", "w1_sorted", "w2_sorted", "pair_distances_sorted", "w1_xr", "w2_xr",
-    "evaluate", "combine", "permutation_pvalues", "fdr_reject", "area_weights", "global_mean",
-    "report",
+    "evaluate", "combine", "permutation_pvalues", "fdr_reject", "design_notes", "verdict",
+    "area_weights", "global_mean", "report",
 ]
 
 

@@ -54,11 +54,14 @@ from lowprec.errors import ValidationInputError
 from validation import significance, weighting
 from validation.wasserstein import sorted_pairs_kernel
 
-__all__ = ["evaluate", "combine", "CONTROL_SBITS", "CONTROL_MODE"]
+__all__ = ["evaluate", "combine", "CONTROL_SBITS", "CONTROL_MODE", "MODEL_TIME"]
 
 CONTROL_SBITS = 52
 CONTROL_MODE = "nearest"
 SETTING_DIMS = ("sbits", "mode", "member")
+# The results' name for a dimensionless time axis (Lorenz-63's model time, units "1"): CF
+# reserves a coordinate named "time" for time in "<unit> since <epoch>" (§4.4, §5.1).
+MODEL_TIME = "model_time"
 _CHUNK_BYTES = 16 * 2**20    # input data per block of points
 
 
@@ -378,7 +381,17 @@ def evaluate(
                                          competitor runs that did not blow up (the (52, nearest)
                                          entry: the double-precision null members)
       global_mean_t_control_v(control_member, time)  the same for each control run
+      final_mean_v, final_mean_control_v, time_mean_v, time_mean_control_v (space)  the state at
+                                         the last output and its time mean: member means per
+                                         setting, and over the controls
+      time_mean_minus_null_v(sbits, mode, space)  each run's time mean minus that of the null
+                                         run from the same initial state, mean over members
     plus blown_up(sbits, mode, member), run_present(sbits, mode, member), n_members(sbits, mode).
+    A dimensionless time axis (units "1": Lorenz-63's model time) is named `model_time`
+    (MODEL_TIME) in the results, as CF reserves "time" for "<unit> since <epoch>". With
+    p-values, the attributes lowprec_pvalue_floor (the smallest p-value the design can give,
+    validation.significance.pvalue_floor) and lowprec_pvalue_floor_design say what the design can
+    show; lowprec_pvalue_warning is set when the floor is not below `alpha`.
 
     Raises ValidationInputError for: no double-precision control; fewer than `min_members`
     controls or null members (present and finite); a blown-up control or null run; p-values
@@ -492,7 +505,8 @@ def evaluate(
         put("w1_null", w1_null, f"{stat_name} of {label}: double-precision competitors (the null)")
         put("w1_excess", w1 - w1_null, f"excess {stat_name} of {label} over the null")
         put("w1_ratio", w1 / w1_null, f"{stat_name} of {label} relative to the null", "1")
-        put("w1_global", w1_global, f"global mean {stat_name} of {label}")
+        put("w1_global", w1_global, f"global mean {stat_name} of {label}",
+            lowprec_variable_long_name=label)
         put("w1_global_null", w1_global_null, f"global mean {stat_name} of {label}: the null")
         put("w1_global_excess", w1_global - w1_global_null, f"global mean excess {stat_name} of {label}")
         put("w1_global_member", member_global, f"global mean {stat_name} of {label} of each run "
@@ -549,6 +563,9 @@ def evaluate(
             "that did not blow up")
         put("time_mean_control", control_mean(means), f"time mean of {label} after spin-up, mean "
             "over the double-precision controls")
+        put("time_mean_minus_null", member_mean(means - means.sel(double, drop=True)),
+            f"time mean of {label} after spin-up minus that of the double-precision null run "
+            "from the same initial state (the same member), mean over the runs that did not blow up")
 
         competitor_series = series.sel(member=competitor_ids).where(usable)
         put("global_mean_t", competitor_series.mean("member").where(usable.any("member")),
@@ -579,6 +596,8 @@ def evaluate(
         out = out.assign_coords(window_end=("window", ds["time"].values[spinup:][np.array(window_lengths) - 1]))
     out = out.compute(scheduler=scheduler)
     _describe_coordinates(out, ds)
+    if "time" in out.dims and str(out["time"].attrs.get("units")) == "1":
+        out = out.rename({"time": MODEL_TIME})
     any_space = next((s for s in space_by_var.values() if s), [])
     run_spinup = _run_spinup(ds)
     out.attrs = {
@@ -606,6 +625,12 @@ def evaluate(
         "lowprec_alpha": alpha,
         "lowprec_variables": ", ".join(variables),
     }
+    if pvalues:
+        floor, design = significance.pvalue_floor(pvalue_method, len(controls_ids), n_null, n_null,
+                                                  max_relabellings)
+        out.attrs.update(lowprec_pvalue_floor=floor, lowprec_pvalue_floor_design=design)
+        if warning := significance.floor_warning(floor, alpha, pvalue_method):
+            out.attrs["lowprec_pvalue_warning"] = warning
     return out
 
 
@@ -615,8 +640,9 @@ _ALIGNMENT = ("runs are aligned by output number, not by date: index k of a time
               "files have other dates at the same index")
 
 # run_status codes (CF flag_values / flag_meanings). "absent": not in the sweep's design;
+# "unreadable": its file cannot be read (open_sweep(skip_unreadable=True));
 # "no_output": no status recorded (no open_sweep status variable) and no finite value.
-RUN_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "no_output")
+RUN_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "unreadable", "no_output")
 
 
 def _now() -> str:
@@ -702,12 +728,16 @@ def _describe_coordinates(out: xr.Dataset, ds: xr.Dataset) -> None:
         bounds = source.attrs.get("bounds")
         if bounds in ds.variables and name != "window_end":
             out.coords[bounds] = ds[bounds].isel({name: slice(ds.sizes[name] - out.sizes[name], None)})
-            out[bounds].attrs = {}
+            out[bounds].attrs = {}      # CF §7.1: bounds inherit their parent's attributes
+            # ... and not the run files' `coordinates` (scalar sbits, mode, member) either
+            out[bounds].encoding = {k: v for k, v in ds[bounds].encoding.items()
+                                    if k in ("units", "calendar", "dtype")}
             attrs["bounds"] = bounds
         out[name].attrs = attrs
         out[name].encoding.update(encoding)
+    bounds_names = {c.attrs.get("bounds") for c in out.coords.values()}
     for name, c in out.coords.items():
-        if not c.attrs.get("long_name") and not c.attrs.get("standard_name"):
+        if name not in bounds_names and not c.attrs.get("long_name") and not c.attrs.get("standard_name"):
             c.attrs["long_name"] = str(name)
         if str(name) not in ("mode",):
             c.encoding["_FillValue"] = None
@@ -761,7 +791,7 @@ def _check_ensemble_sizes(controls_ids: list, competitor_ids: list, min_members:
                 f"lowprec_{'control' if role == 'control' else 'competitor'}_members")
 
 
-_STATUSES = ("complete", "blown_up", "failed", "pending", "absent")
+_STATUSES = ("complete", "blown_up", "failed", "pending", "absent", "unreadable")
 
 
 def _check_status(status: xr.DataArray) -> None:

@@ -45,7 +45,7 @@ from lowprec.errors import ValidationInputError
 
 __all__ = ["relabellings", "min_pvalue", "permutation_pvalues", "null_pair_count",
            "leave_one_out_null", "leave_one_out_min_pvalue", "leave_one_out_pvalues",
-           "PVALUE_METHODS", "fdr_reject"]
+           "PVALUE_METHODS", "fdr_reject", "pvalue_floor", "floor_warning", "design_floor", "design_notes"]
 
 PVALUE_METHODS = ("permutation", "leave_one_out")
 
@@ -163,3 +163,68 @@ def fdr_reject(pvalues: np.ndarray, alpha: float = 0.05) -> np.ndarray:
         adjusted = scipy.stats.false_discovery_control(p[finite], method="bh")
         reject[finite] = adjusted <= alpha
     return reject
+
+
+def pvalue_floor(method: str, n_controls: int, n_setting: int, n_null: int,
+                 max_relabellings: int = 20_000) -> tuple[float, str]:
+    """The smallest p-value a design can give, and how it follows from the ensemble sizes.
+
+    No setting can be shown significant at a level alpha at or below this floor, however far it
+    is from the null: a design is only able to say "significant" when its floor is below alpha.
+    """
+    if method == "permutation":
+        count = math.comb(n_setting + n_null, n_setting)
+        floor = min_pvalue(n_setting, n_null, max_relabellings)
+        if count <= max_relabellings:
+            how = (f"1/C({n_setting + n_null}, {n_setting}) = 1/{count}: exact permutation test of "
+                   f"{n_setting} setting runs against {n_null} null runs")
+        else:
+            how = (f"1/(1 + {max_relabellings}): permutation test on {max_relabellings} of the "
+                   f"C({n_setting + n_null}, {n_setting}) = {count} relabellings")
+        return floor, how
+    if method == "leave_one_out":
+        n_pairs = null_pair_count(n_controls, n_null)
+        return (leave_one_out_min_pvalue(n_controls, n_null),
+                f"1/(1 + {n_pairs}): leave-one-out against the {n_pairs} double-vs-double "
+                f"distances of {n_controls} controls and {n_null} null members")
+    raise ValidationInputError(f"pvalue_method={method!r}: allowed are "
+                               f"{', '.join(map(repr, PVALUE_METHODS))}")
+
+
+def floor_warning(floor: float, alpha: float, method: str = "permutation") -> str | None:
+    """A one-line warning when the p-value floor is not below alpha, else None."""
+    if floor < alpha:
+        return None
+    more = ("use at least 4 competitor members (floor 1/C(8, 4) = 1/70; 5 give 1/252)"
+            if method == "permutation" else "use more members, or the permutation test")
+    return (f"the smallest attainable p-value of this design, {floor:.3g}, is not below "
+            f"alpha = {alpha:g}: no setting can get a p-value below alpha, however far it is "
+            f"from the null, so \"not significant\" carries no information; {more}")
+
+
+def design_floor(attrs: dict) -> tuple[float, str, str | None] | None:
+    """(floor, how it follows from the design, warning or None) from validation.evaluate's
+    attributes; computed from the member counts for results written before evaluate recorded
+    them; None when there are no p-values."""
+    method = str(attrs.get("lowprec_pvalue_method", "none"))
+    if method not in PVALUE_METHODS:
+        return None
+    alpha = float(attrs.get("lowprec_alpha", 0.05))
+    if "lowprec_pvalue_floor" in attrs:
+        return (float(attrs["lowprec_pvalue_floor"]), str(attrs.get("lowprec_pvalue_floor_design", "")),
+                attrs.get("lowprec_pvalue_warning") or None)
+    n_controls = np.atleast_1d(attrs.get("lowprec_control_members", [])).size
+    n_null = np.atleast_1d(attrs.get("lowprec_competitor_members", [])).size
+    floor, how = pvalue_floor(method, n_controls, n_null, n_null)
+    return floor, how, floor_warning(floor, alpha, method)
+
+
+def design_notes(attrs: dict) -> list[str]:
+    """Lines for a terminal from validation.evaluate's attributes: the p-value floor of the
+    design, then "warning: ..." when it is not below alpha. [] without p-values."""
+    floor = design_floor(attrs)
+    if floor is None:
+        return []
+    value, how, warning = floor
+    lines = [f"p-value floor {value:.3g} ({how}); alpha {float(attrs.get('lowprec_alpha', 0.05)):g}"]
+    return lines + ([f"warning: {warning}"] if warning else [])

@@ -7,7 +7,9 @@
 
 Modules: emulator.py (the Emulator), array.py (the array type and its two dispatch methods),
 rules.py (the tables of what is emulated and how), compound.py (sums, contractions and FFTs
-under the fused and sequential policies), sequential.py (their numba kernels).
+under the fused and sequential policies), sequential.py (the sequential contraction kernels),
+fourier.py (the sequential FFT), twiddles.py (its constants), roundop.py (rounding inside the
+sequential kernels).
 """
 from lowprec.emulated.array import EmulatedArray
 from lowprec.emulated.emulator import ComponentSetting, Emulator

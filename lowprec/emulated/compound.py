@@ -11,28 +11,28 @@
 
 The functions here take and return plain float64/complex128 ndarrays; `rules.py` enters the
 operands and wraps the results. `emu` supplies the rounding: `emu._round(raw)` (fused) and
-`emu._sequential_args()` (kernel arguments and a fresh counter value).
+`emu._sequential_params()` (the packed rounding parameters, a fresh counter value and the
+kernels' rounding flavour).
 
-Sequential Fourier transforms are discrete Fourier transforms written as a sequential matrix
-product: the twiddle factors cos(2πkn/N), sin(2πkn/N), with the normalisation (1/N, 1/√N)
-and, for irfft, the Hermitian weights (2 for 0 < k < N/2) folded in, are constants rounded to
-nearest in the active format (as a precomputed table would be). Complex values are handled as
-interleaved (real, imaginary) pairs, so each term of the sum is a real product, rounded, and
-each output's sum runs over the input pairs left to right. O(N²) per transform, affordable at
-the sizes of the models here (N ≤ a few hundred). Sequential kernels always run in numba
-(whatever the emulator's element-wise backend).
+Sequential Fourier transforms are rounded FFTs (`fourier.py`): mixed-radix Cooley–Tukey
+butterflies, every multiply and add rounded, twiddle factors rounded to nearest as a table
+would hold them. They replaced a rounded DFT (a sequential matrix product, O(n²)): a rounded
+FFT's error grows like log n and a DFT's like n, so the DFT modelled a computation no real model
+performs. Sequential kernels always run in numba (whatever the emulator's element-wise backend).
 """
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
 
+from lowprec.emulated import fourier as _fourier
 from lowprec.emulated import sequential
-from lowprec.rounding import kernels
 
-__all__ = ["reduce_sum", "contract", "matmul", "cumulative_sum", "fourier"]
+__all__ = ["reduce_sum", "contract", "matmul", "cumulative_sum", "fourier",
+           "fourier_operation_count"]
 
 
 def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -53,6 +53,12 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 # --- einsum subscripts -------------------------------------------------------------------------
 def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str], str]:
     """Explicit per-operand letters and output letters, with '...' expanded to spare letters."""
+    inputs, out = _parsed(subscripts, tuple(tuple(s) for s in shapes))
+    return list(inputs), out
+
+
+@lru_cache(maxsize=512)
+def _parsed(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[str, ...], str]:
     subscripts = subscripts.replace(" ", "")
     if "->" in subscripts:
         lhs, rhs = subscripts.split("->")
@@ -83,14 +89,42 @@ def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tupl
         out = ell + "".join(once)
     else:
         out = rhs.replace("...", ell)
-    return expanded, out
+    return tuple(expanded), out
 
 
-def contraction_offsets(operands: Sequence[np.ndarray], inputs: Sequence[str], out: str):
-    """The flat buffer and element offsets (`sequential.contract`'s arguments), the out shape."""
+def contraction_layout(inputs: Sequence[str], out: str, shapes: Sequence[tuple[int, ...]],
+                       complex_at: int | None = None
+                       ) -> tuple[sequential.ContractionLayout, tuple[int, ...]]:
+    """Where `sequential.contract` finds each operand's values, and the output's shape: made
+    once per (subscripts, shapes) and kept (`_LAYOUTS`).
+
+    The buffer holds the operands side by side, each C-contiguous and flat, the complex operand
+    (at most one, `complex_at`) as its float64 view of (re, im) pairs. With a complex operand
+    there are 2P outputs: its real parts' contraction, then its imaginary parts' (their
+    random-bit indices follow on, n·P·Q further, as when they were two calls). The inner output
+    index (the kernel's vector) is the one with the best score: its size, times 4 if every
+    operand steps along it by 0 or 1 element (a broadcast or a contiguous row), the last index
+    on ties: for a matmul, the columns.
+    """
+    key = (tuple(inputs), out, tuple(shapes), complex_at)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        if len(_LAYOUTS) >= _LAYOUT_CACHE_SIZE:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[key] = _contraction_layout(inputs, out, shapes, complex_at)
+    return layout
+
+
+_LAYOUTS: dict[tuple, tuple[sequential.ContractionLayout, tuple[int, ...]]] = {}
+_LAYOUT_CACHE_SIZE = 512
+
+
+def _contraction_layout(inputs: Sequence[str], out: str, shapes: Sequence[tuple[int, ...]],
+                        complex_at: int | None
+                        ) -> tuple[sequential.ContractionLayout, tuple[int, ...]]:
     sizes: dict[str, int] = {}
-    for sub, arr in zip(inputs, operands):
-        for letter, dim in zip(sub, arr.shape):
+    for sub, shape in zip(inputs, shapes):
+        for letter, dim in zip(sub, shape):
             old = sizes.get(letter)
             if old is None or old == 1:
                 sizes[letter] = dim
@@ -102,19 +136,40 @@ def contraction_offsets(operands: Sequence[np.ndarray], inputs: Sequence[str], o
     summed = []
     for sub in inputs:
         summed += [c for c in sub if c not in out and c not in summed]
-    pieces, off_p, off_q, base = [], [], [], 0
-    for sub, arr in zip(inputs, operands):
-        arr = np.ascontiguousarray(arr, dtype=np.float64)
-        stride = {}
+    strides, bases, base = [], [], 0
+    for j, (sub, shape) in enumerate(zip(inputs, shapes)):
+        width = 2 if j == complex_at else 1             # float64 values per element
+        c_strides = np.cumprod((1,) + tuple(shape[:0:-1]), dtype=np.int64)[::-1]
+        stride: dict[str, int] = {}
         for axis, letter in enumerate(sub):
-            s = arr.strides[axis] // arr.itemsize if arr.shape[axis] == sizes[letter] else 0
+            s = int(c_strides[axis]) * width if shape[axis] == sizes[letter] else 0
             stride[letter] = stride.get(letter, 0) + s      # a repeated letter: the diagonal
-        off_p.append(base + _offsets(out, sizes, stride))
-        off_q.append(_offsets(summed, sizes, stride))
-        pieces.append(arr.reshape(-1))
-        base += arr.size
-    buf = np.concatenate(pieces) if pieces else np.zeros(0)
-    return buf, np.stack(off_p), np.stack(off_q), tuple(sizes[c] for c in out)
+        strides.append(stride)
+        bases.append(base)
+        base += width * int(np.prod(shape, dtype=np.int64))
+    out_strides = {c: int(np.prod([sizes[d] for d in out[i + 1:]], dtype=np.int64))
+                   for i, c in enumerate(out)}
+    P = int(np.prod([sizes[c] for c in out], dtype=np.int64))
+
+    def score(c: str) -> int:
+        unit = all(st.get(c, 0) in (0, 1) for st in strides)
+        return sizes[c] * (4 if unit else 1)
+    inner = max(reversed(out), key=score) if out else None      # ties: the last index
+    outer = [c for c in out if c != inner]
+    p_o = _offsets(outer, sizes, out_strides)
+    off_o = [b + _offsets(outer, sizes, st) for b, st in zip(bases, strides)]
+    if complex_at is not None:                      # the imaginary parts' outputs follow on
+        p_o = np.concatenate([p_o, p_o + P])
+        off_o = [np.concatenate([o, o + (j == complex_at)]) for j, o in enumerate(off_o)]
+    layout = sequential.ContractionLayout(
+        off_o=np.stack(off_o), p_o=p_o,
+        strides=np.array([st.get(inner, 0) for st in strides], dtype=np.int64),
+        off_q=np.stack([_offsets(summed, sizes, st) for st in strides]),
+        N=sizes[inner] if inner else 1, pin=out_strides[inner] if inner else 0,
+        size=P * (2 if complex_at is not None else 1))
+    for array in layout[:4]:
+        array.flags.writeable = False
+    return layout, tuple(sizes[c] for c in out)
 
 
 def _offsets(letters: Sequence[str], sizes: dict[str, int], stride: dict[str, int]) -> np.ndarray:
@@ -129,28 +184,27 @@ def _offsets(letters: Sequence[str], sizes: dict[str, int], stride: dict[str, in
 
 def contract_sequential(emu: Any, inputs: Sequence[str], out: str,
                         operands: Sequence[np.ndarray], what: str) -> np.ndarray:
-    """Sequentially rounded einsum of real operands (at most one complex: split into re, im)."""
-    complex_at = [j for j, a in enumerate(operands) if np.iscomplexobj(a)]
+    """Sequentially rounded einsum of real operands (at most one complex: its real and
+    imaginary parts contracted in turn)."""
+    complex_at = [j for j, a in enumerate(operands) if a.dtype.kind == "c"]
     if len(complex_at) > 1:
         raise emu._refuse(what, "the sequential policy contracts at most one complex operand "
                           "(complex × complex products are not split into rounded real "
                           "operations); use policy='fused' for this call's emulator")
-    kernel_args, mode_code, seed, counter = emu._sequential_args()
-    if not complex_at:
-        buf, off_p, off_q, shape = contraction_offsets(operands, inputs, out)
-        return sequential.contract(buf, off_p, off_q, kernel_args, mode_code, seed,
-                                   counter).reshape(shape)
-    j = complex_at[0]
-    parts = []
-    offset = 0
-    for part in (operands[j].real, operands[j].imag):
-        ops = list(operands)
-        ops[j] = part
-        buf, off_p, off_q, shape = contraction_offsets(ops, inputs, out)
-        parts.append(sequential.contract(buf, off_p, off_q, kernel_args, mode_code, seed,
-                                         counter, offset).reshape(shape))
-        offset += off_p.shape[0] * off_p.shape[1] * off_q.shape[1]
-    return parts[0] + 1j * parts[1]
+    j = complex_at[0] if complex_at else None
+    arrays = [np.ascontiguousarray(a, dtype=np.complex128 if i == j else np.float64)
+              for i, a in enumerate(operands)]
+    layout, shape = contraction_layout(inputs, out, tuple(a.shape for a in arrays), j)
+    buf = (np.concatenate([a.reshape(-1).view(np.float64) for a in arrays]) if arrays
+           else np.zeros(0))
+    params, counter, flavour = emu._sequential_params()
+    flat = sequential.contract(buf, layout, params, counter, flavour=flavour)
+    if j is None:
+        return flat.reshape(shape)
+    P = flat.size // 2
+    result = np.empty(P, dtype=np.complex128)     # not re + 1j*im: 1j*inf has a NaN part
+    result.real, result.imag = flat[:P], flat[P:]
+    return result.reshape(shape)
 
 
 # --- the compound operations -------------------------------------------------------------------
@@ -210,72 +264,12 @@ def cumulative_sum(emu: Any, a: np.ndarray, axis: Any = None) -> np.ndarray:
 _NORMS = {None: "backward", "backward": "backward", "ortho": "ortho", "forward": "forward"}
 
 
-def _scale(norm: str, n: int, inverse: bool) -> float:
-    if norm == "ortho":
-        return 1.0 / np.sqrt(n)
-    if (norm == "backward") == inverse:
-        return 1.0 / n
-    return 1.0
-
-
-def _angles(n_in: int, n_out: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """cos and sin of 2π k t / n on the grid (t < n_in, k < n_out), with k t reduced mod n."""
-    kt = np.outer(np.arange(n_in), np.arange(n_out)) % n
-    theta = 2 * np.pi * kt / n
-    c, s = np.cos(theta), np.sin(theta)
-    # exact zeros and ones at multiples of a quarter turn (sin(π) is 1.2e-16 in float64, and
-    # irfft must ignore the imaginary parts of X_0 and X_{n/2} exactly, as numpy does)
-    quarter = np.where(4 * kt % n == 0, 4 * kt // n, -1)
-    c[quarter == 0], s[quarter == 0] = 1.0, 0.0
-    c[quarter == 1], s[quarter == 1] = 0.0, 1.0
-    c[quarter == 2], s[quarter == 2] = -1.0, 0.0
-    c[quarter == 3], s[quarter == 3] = 0.0, -1.0
-    return c, s
-
-
-def dft_matrix(kind: str, n: int, norm: str) -> np.ndarray:
-    """The real matrix W with  output = input @ W  (complex values as interleaved pairs), float64.
-
-    rfft:  real x (n) -> interleaved X (2(n//2+1)):  Re X_k = Σ x_t cos, Im X_k = -Σ x_t sin
-    irfft: interleaved X (2F) -> real x (n), F = n//2 + 1:  x_t = Σ_k w_k (Re X_k cos - Im X_k sin)
-    fft / ifft: interleaved z (2n) -> interleaved Z (2n), with e^(∓2πi kt/n)
-    """
-    if kind == "rfft":
-        f = n // 2 + 1
-        c, s = _angles(n, f, n)
-        w = np.empty((n, 2 * f))
-        w[:, 0::2], w[:, 1::2] = c, -s
-        return w * _scale(norm, n, inverse=False)
-    if kind == "irfft":
-        f = n // 2 + 1
-        c, s = _angles(f, n, n)                   # rows: frequency k, columns: time t
-        weight = np.full(f, 2.0)
-        weight[0] = 1.0
-        if n % 2 == 0:
-            weight[-1] = 1.0
-        w = np.empty((2 * f, n))
-        w[0::2, :] = weight[:, None] * c
-        w[1::2, :] = -weight[:, None] * s
-        return w * _scale(norm, n, inverse=True)
-    inverse = kind == "ifft"
-    c, s = _angles(n, n, n)                       # rows: input index t, columns: output index k
-    s = s if inverse else -s                      # e^(-iθ) = cos θ - i sin θ forward
-    w = np.empty((2 * n, 2 * n))
-    w[0::2, 0::2], w[0::2, 1::2] = c, s           # Re z_t contributes Re: c, Im: s
-    w[1::2, 0::2], w[1::2, 1::2] = -s, c          # Im z_t contributes Re: -s, Im: c
-    return w * _scale(norm, n, inverse)
-
-
-_DFT_CACHE: dict[tuple, np.ndarray] = {}
-
-
-def _rounded_dft(kind: str, n: int, norm: str, fmt: Any) -> np.ndarray:
-    key = (kind, n, norm, fmt)
-    if key not in _DFT_CACHE:
-        if len(_DFT_CACHE) > 64:
-            _DFT_CACHE.clear()
-        _DFT_CACHE[key] = kernels.round_array(dft_matrix(kind, n, norm), fmt, 0)
-    return _DFT_CACHE[key]
+def _fit(x: np.ndarray, length: int) -> np.ndarray:
+    """x cut or zero-padded along its last axis to `length`, as numpy.fft does with n=."""
+    if x.shape[-1] >= length:
+        return x[..., :length]
+    pad = [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])]
+    return np.pad(x, pad)
 
 
 def fourier(emu: Any, kind: str, a: np.ndarray, n: int | None = None, axis: int = -1,
@@ -286,23 +280,25 @@ def fourier(emu: Any, kind: str, a: np.ndarray, n: int | None = None, axis: int 
         raise ValueError(f"{what}: norm={norm!r}; allowed: None, 'backward', 'ortho', 'forward'")
     if emu.policy == "fused":
         return emu._round(np.asarray(getattr(np.fft, kind)(a, n=n, axis=axis, norm=norm)))
-    if n is not None:
-        raise emu._refuse(what, "the sequential DFT takes the length from the data; pad or "
-                          "slice the input instead of passing n=")
     if kind == "rfft" and np.iscomplexobj(a):
         raise emu._refuse(what, "rfft of complex input discards the imaginary part; use fft")
-    moved = np.moveaxis(a, axis, -1)
+    if a.ndim == 0:
+        raise ValueError(f"{what}: the input is 0-d; it needs an axis to transform")
+    (axis,) = _normalize_axes(axis, a.ndim)
+    moved = a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
     length = moved.shape[-1]
-    if kind == "rfft":
-        x, size = np.ascontiguousarray(moved, dtype=np.float64), length
-    else:
-        x = np.ascontiguousarray(moved, dtype=np.complex128).view(np.float64)
-        size = 2 * (length - 1) if kind == "irfft" else length
+    size = int(n) if n is not None else (2 * (length - 1) if kind == "irfft" else length)
     if size < 1:
         raise ValueError(f"{what}: invalid number of data points ({size}) specified")
-    w = _rounded_dft(kind, size, _NORMS[norm], emu._active.fmt)
-    inputs, out = parse_subscripts("...t,tk->...k", [x.shape, w.shape])
-    y = contract_sequential(emu, inputs, out, [x, w], what)
-    if kind != "irfft":
-        y = np.ascontiguousarray(y).view(np.complex128)
-    return np.moveaxis(y, -1, axis)
+    plan = _fourier.plan(kind, size, _NORMS[norm], emu._active.fmt)
+    x = _fit(moved, plan.n_in)
+    rows = x.reshape(-1, plan.n_in)
+    params, counter, flavour = emu._sequential_params()
+    y = _fourier.transform(plan, rows, params, counter, flavour).reshape(x.shape[:-1]
+                                                                        + (plan.n_out,))
+    return y if axis == a.ndim - 1 else np.moveaxis(y, -1, axis)
+
+
+def fourier_operation_count(kind: str, n: int) -> int:
+    """Rounded operations of one sequential numpy.fft.<kind> of length n (n: irfft's output)."""
+    return _fourier.operation_count(kind, n)

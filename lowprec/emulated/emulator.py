@@ -38,6 +38,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from lowprec.emulated import roundop
 from lowprec.emulated.array import EmulatedArray
 from lowprec.errors import ConfigError, FormatError, NotEmulatedError
 from lowprec.formats import Format, as_format
@@ -93,11 +94,11 @@ class _Active:
 
     One per component (and one for the base format), made once and kept: `round_args` are the
     arguments of `kernels.round_into` but the counter, `params` those of `round_in_place`, and
-    `consts` caches rounded constants.
+    `consts` caches rounded constants; `flavour` selects the sequential kernels (`roundop`).
     """
 
     __slots__ = ("name", "fmt", "mode", "mode_code", "kernel_args", "exact", "round_args",
-                 "params", "consts", "deterministic")
+                 "params", "consts", "deterministic", "flavour")
 
     def __init__(self, name: str | None, setting: ComponentSetting, seed: int) -> None:
         self.name = name
@@ -108,6 +109,7 @@ class _Active:
         self.exact = setting.fmt.is_float64          # rounding to float64 changes nothing
         self.round_args = (*self.kernel_args, self.mode_code, seed)
         self.params = kernels.round_params(self.fmt, self.mode_code, seed)
+        self.flavour = roundop.flavour(self.params)      # the sequential kernels' variant
         self.deterministic = self.mode_code != _STOCHASTIC
         # constant -> rounded value. Deterministic modes: any constant. Stochastic rounding: only
         # constants the format holds exactly (those round to themselves whatever the random bits).
@@ -390,6 +392,15 @@ class Emulator:
         self.counter = n + 1
         act = self._active
         return act.kernel_args, act.mode_code, self._seed, n
+
+    def _sequential_params(self) -> tuple[np.ndarray, int, int]:
+        """(packed rounding parameters, counter, flavour) for one sequential compound operation:
+        the arguments of the sequential kernels (`kernels.round_params` of the active component,
+        its `roundop.flavour`)."""
+        n = self.counter
+        self.counter = n + 1
+        act = self._active
+        return act.params, n, act.flavour
 
     def _refuse(self, what: str, hint: str | None = None) -> NotEmulatedError:
         """The error for an operation without an emulation rule (to raise)."""

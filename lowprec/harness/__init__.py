@@ -29,6 +29,9 @@ _PUBLIC = {
     "cf_encoding": "lowprec.harness.store",
     "read_restart": "lowprec.harness.store",
     "write_restart": "lowprec.harness.store",
+    "StorageError": "lowprec.harness.store",
+    "Interrupted": "lowprec.harness.interrupts",
+    "Terminated": "lowprec.harness.interrupts",
 }
 
 __all__ = sorted(_PUBLIC)

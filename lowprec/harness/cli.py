@@ -4,13 +4,15 @@
     lowprec inspect run.nc
     lowprec sweep / validate / report       (lowprec.harness.cli_sweep, when present)
 
-Exit status: 0 complete, 1 error (bad config, existing output ...), 3 the run blew up, 143 the
-run was terminated by SIGTERM (its checkpoint saved: continue with --resume).
+Exit status: 0 complete, 1 error (bad config, existing output, unreadable file, full disk ...),
+3 the run blew up, 130 / 143 the run was stopped by Ctrl-C / SIGTERM (what was complete is saved:
+continue with --resume).
 """
 from __future__ import annotations
 
 import sys
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,18 @@ from lowprec.errors import LowprecError
 EXIT_BLOWN_UP = 3
 
 
+def _one_line_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> str:
+    return f"warning: {message}\n"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lowprec")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """lowprec: run climate models in emulated low precision, and validate them."""
+    original = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning      # "warning: <message>", no source line
+    ctx.call_on_close(lambda: setattr(warnings, "formatwarning", original))
 
 
 def _parse_value(text: str) -> Any:
@@ -37,11 +47,13 @@ def _parse_value(text: str) -> Any:
 
 def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int | None,
                member: int | None, length: str | None, output_interval: str | None,
-               spinup: str | None, policy: str | None, sets: tuple[str, ...]) -> dict[str, Any]:
+               spinup: str | None, policy: str | None, sets: tuple[str, ...],
+               backend: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in (("precision.sbits", sbits), ("precision.ebits", ebits),
                        ("precision.mode", mode), ("precision.seed", seed),
-                       ("precision.policy", policy), ("run.member", member),
+                       ("precision.policy", policy), ("precision.backend", backend),
+                       ("run.member", member),
                        ("run.length", length), ("run.output_interval", output_interval),
                        ("run.spinup", spinup)):
         if value is not None:
@@ -62,6 +74,8 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
 @click.option("--mode", help="nearest | stochastic | toward_zero | upward | downward.")
 @click.option("--seed", type=int, help="Experiment seed (precision.seed).")
 @click.option("--policy", help="Compound operations: fused | sequential (precision.policy).")
+@click.option("--backend", help="emulated | native: the format's numpy dtype, nearest only "
+              "(precision.backend).")
 @click.option("--member", type=int, help="Ensemble member (run.member).")
 @click.option("--length", help="Output period, e.g. '60 years', '1000 steps' (run.length).")
 @click.option("--output-interval", help="Time between outputs, e.g. '1 day' (run.output_interval).")
@@ -79,15 +93,16 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
               help="Continue from a restart file (<output>.restart.nc of an earlier run).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
 def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, seed: int | None,
-        policy: str | None, member: int | None, length: str | None, output_interval: str | None,
+        policy: str | None, backend: str | None, member: int | None, length: str | None,
+        output_interval: str | None,
         spinup: str | None, sets: tuple[str, ...], output: Path | None, overwrite: bool,
         resume: bool, restart_from: Path | None, quiet: bool) -> None:
     """Run the experiment CONFIG (a TOML file); flags override the file."""
     from lowprec.harness.config import load_config
-    from lowprec.harness.run import Terminated
+    from lowprec.harness.interrupts import STOPS
     from lowprec.harness.run import run as run_experiment
     overrides = _overrides(sbits, ebits, mode, seed, member, length, output_interval, spinup,
-                           policy, sets)
+                           policy, sets, backend)
     try:
         exp = load_config(config, overrides)
         if output is None and exp.run.output is None:
@@ -98,19 +113,21 @@ def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, se
                             restart_from=restart_from, quiet=quiet)
     except LowprecError as e:
         raise click.ClickException(str(e)) from None
-    except Terminated as e:
-        click.echo(f"\n{path}: terminated by SIGTERM; the outputs up to the last checkpoint and "
-                   "its restart are saved. Continue with the same command plus --resume.",
-                   err=True)
-        sys.exit(e.code)
-    status = ds.attrs.get("lowprec_status")
-    if status == "blown_up":
-        click.echo(f"{path}: the run blew up (non-finite state) at step "
-                   f"{ds.attrs['lowprec_blowup_step']} (t = {ds.attrs['lowprec_blowup_time']:g}); "
-                   f"the {ds.sizes['time']} outputs before it are kept.", err=True)
-        sys.exit(EXIT_BLOWN_UP)
-    if not quiet:
-        click.echo(f"{path}: {status}, {ds.sizes['time']} outputs.", err=True)
+    except STOPS as e:
+        by = "Ctrl-C" if isinstance(e, KeyboardInterrupt) else "SIGTERM"
+        click.echo(f"\n{path}: stopped by {by}; {e.saved}", err=True)
+        sys.exit(e.exit_status)
+    with ds:
+        status = ds.attrs.get("lowprec_status")
+        outputs = ds.sizes.get("time", 0)
+        if status == "blown_up":
+            click.echo(f"{path}: the run blew up (non-finite state) at step "
+                       f"{ds.attrs['lowprec_blowup_step']} (t = "
+                       f"{ds.attrs['lowprec_blowup_time']:g}); the {outputs} outputs before it "
+                       "are kept.", err=True)
+            sys.exit(EXIT_BLOWN_UP)
+        if not quiet:
+            click.echo(f"{path}: {status}, {outputs} outputs.", err=True)
 
 
 @main.command()
@@ -169,6 +186,33 @@ def describe_restart(ds: Any, name: str) -> str:
     return "\n".join(lines)
 
 
+def _component_lines(a: Any) -> list[str]:
+    """The format and mode each component ran at (lowprec_components), and unused base keys."""
+    import json
+    try:
+        components = json.loads(str(a.get("lowprec_components", "{}")))
+    except ValueError:
+        return ["  components (unreadable lowprec_components)"]
+    if not components:
+        return []
+    lines = []
+    width = max(len(n) for n in components)
+    for i, (cname, c) in enumerate(components.items()):
+        ebits = "float64 range" if c.get("ebits") is None else f"ebits {c['ebits']}"
+        ftz = "" if c.get("subnormals", True) else ", flush to zero"
+        source = (f"override of {', '.join(c['override'])}" if c.get("override")
+                  else "the base format")
+        head = "  components " if i == 0 else "             "
+        lines.append(f"{head}{cname:<{width}}  sbits {c.get('sbits')}, {ebits}{ftz}, "
+                     f"{c.get('mode')}  ({source})")
+    for key, attr in (("sbits", "lowprec_sbits"), ("mode", "lowprec_mode")):
+        base = str(a.get(attr))
+        if all(str(c.get(key)) != base for c in components.values()):
+            lines.append(f"  note       the base {key} {base} is used by no component: the run was "
+                         f"computed at the components' {key}, not at {base}")
+    return lines
+
+
 def describe(ds: Any, name: str) -> str:
     """The text of ``lowprec inspect`` (run files and restart files)."""
     a = ds.attrs
@@ -181,13 +225,23 @@ def describe(ds: Any, name: str) -> str:
         lines.append(f"  precision  sbits {a.get('lowprec_sbits')}, ebits {ebits}"
                      f"{' (float64 range)' if ebits == 'none' else ''}, mode "
                      f"{a.get('lowprec_mode')}, policy {a.get('lowprec_policy', '?')}, "
-                     f"subnormals {a.get('lowprec_subnormals')}")
+                     f"backend {a.get('lowprec_backend', 'emulated')}, "
+                     f"subnormals {a.get('lowprec_subnormals')}"
+                     + ("  (the base format)" if "lowprec_components" in a else ""))
+        lines.extend(_component_lines(a))
         lines.append(f"  member     {a.get('lowprec_member')} (seed {a.get('lowprec_seed')})")
         status = a.get("lowprec_status")
         if status == "blown_up":
             status += (f" at step {a.get('lowprec_blowup_step')} "
                        f"(t = {a.get('lowprec_blowup_time')})")
+        elif status == "interrupted" and a.get("lowprec_interrupted_by"):
+            status += f" ({a['lowprec_interrupted_by']}; continue with --resume)"
+        elif status == "running":
+            status += " (up to its last checkpoint; in progress, or killed: --resume)"
         lines.append(f"  status     {status}")
+        if a.get("lowprec_absent_variables"):
+            lines.append(f"  absent     {a['lowprec_absent_variables']} (no row before the run "
+                         "stopped)")
         lines.append(f"  spin-up    {a.get('lowprec_spinup')}; output every "
                      f"{a.get('lowprec_output_interval')} ({a.get('lowprec_output_interval_steps')}"
                      f" steps of dt = {a.get('lowprec_dt')})")
@@ -226,3 +280,5 @@ else:
         pass
     else:
         main.add_command(_spinup)
+from lowprec.harness.cli_tune import tune as _tune  # noqa: E402 - `lowprec tune`
+main.add_command(_tune)

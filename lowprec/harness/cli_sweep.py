@@ -60,6 +60,9 @@ def validation_options(command):
                           "(default), or leave-one-out against the double-vs-double pair "
                           "distances (needs M·N + M(M−1)/2 ≥ 1/alpha − 1 of them)."),
         click.option("--no-pvalues", is_flag=True, help="Skip the p-values and FDR maps."),
+        click.option("--skip-unreadable", is_flag=True,
+                     help="Validate without run files that cannot be read (truncated, corrupt); "
+                          "by default they are an error."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -67,10 +70,10 @@ def validation_options(command):
 
 
 def _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha, pvalue_method,
-                       no_pvalues) -> dict[str, object]:
+                       no_pvalues, skip_unreadable) -> dict[str, object]:
     return dict(spinup=spinup, statistic=statistic, normalise=normalise, windows=windows,
                 alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None,
-                pvalue_method=pvalue_method)
+                pvalue_method=pvalue_method, skip_unreadable=skip_unreadable or None)
 
 
 @click.command()
@@ -174,10 +177,10 @@ def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
 @validation_options
 def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
              normalise: str | None, windows: int | None, alpha: float | None,
-             pvalue_method: str | None, no_pvalues: bool) -> None:
+             pvalue_method: str | None, no_pvalues: bool, skip_unreadable: bool) -> None:
     """Compare every setting of SWEEP_DIR with the double-precision null; write validation.nc."""
     options = _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha,
-                                 pvalue_method, no_pvalues)
+                                 pvalue_method, no_pvalues, skip_unreadable)
     try:
         path = run_validation(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:
@@ -190,7 +193,7 @@ def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], st
 @validation_options
 def report(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
            normalise: str | None, windows: int | None, alpha: float | None,
-           pvalue_method: str | None, no_pvalues: bool) -> None:
+           pvalue_method: str | None, no_pvalues: bool, skip_unreadable: bool) -> None:
     """Figures (PNG) and a markdown table from SWEEP_DIR/validation.nc.
 
     Without validation.nc, SWEEP_DIR is validated first. The options are those of `lowprec
@@ -198,7 +201,7 @@ def report(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], stat
     validation.nc) before the report is made.
     """
     options = _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha,
-                                 pvalue_method, no_pvalues)
+                                 pvalue_method, no_pvalues, skip_unreadable)
     try:
         paths = make_report(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:
@@ -238,11 +241,18 @@ def run_validation(sweep_dir: Path, **options: object) -> Path:
     from lowprec.harness.sweep import open_sweep
 
     kwargs = {k: v for k, v in options.items() if v is not None}
-    ds = open_sweep(sweep_dir)
+    if kwargs.pop("skip_unreadable", None):
+        ds = open_sweep(sweep_dir, skip_unreadable=True)
+        for item in filter(None, str(ds.attrs.get("lowprec_unreadable_files", "")).split("; ")):
+            print(f"warning: unreadable run file, validated without it: {item}", file=sys.stderr)
+    else:
+        ds = open_sweep(sweep_dir)
     if "pool_dims" not in kwargs and "lowprec_sample_dims" not in ds.attrs:
         # Run files written before the harness recorded their sample dims.
         kwargs["pool_dims"] = tuple(d for d in LEGACY_POOL_DIMS if d in ds.dims)
     results = validation.evaluate(ds, **kwargs)
+    for line in validation.design_notes(results.attrs):   # the p-value floor
+        print(line, file=sys.stderr)
     path = Path(sweep_dir) / VALIDATION_FILE
     write_atomic(results.compute(), path)
     return path
@@ -257,8 +267,10 @@ def make_report(sweep_dir: Path, **options: object) -> list[Path]:
     import validation
     import xarray as xr
 
+    from lowprec.harness.store import StorageError, unreadable_reason
     path = Path(sweep_dir) / VALIDATION_FILE
     given = {k: v for k, v in options.items() if v is not None}
+    reused = not given and path.exists()    # else validated here, which prints the p-value floor
     if given:
         print(f"validating {sweep_dir} with {', '.join(f'{k}={v!r}' for k, v in given.items())}",
               file=sys.stderr)
@@ -267,6 +279,14 @@ def make_report(sweep_dir: Path, **options: object) -> list[Path]:
         print(f"{path} does not exist yet: validating first (with the defaults of `lowprec "
               "validate`)", file=sys.stderr)
         run_validation(sweep_dir)
+    why = unreadable_reason(path)
+    if why is not None:
+        raise StorageError(f"{path}: cannot be read ({why}); run `lowprec validate {sweep_dir}` "
+                           "again to remake it (or delete it: `lowprec report` then validates "
+                           "first).")
     with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as results:
+        if reused:
+            for line in validation.design_notes(results.attrs):
+                print(line, file=sys.stderr)
         paths = validation.report(results.load(), Path(sweep_dir) / REPORT_DIR)
     return [Path(p) for p in paths]

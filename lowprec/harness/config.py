@@ -25,7 +25,13 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                            initial conditions and stochastic-
                                                            rounding bits derive from (seed, member)
     [precision] policy               str       "fused"     compound operations (sums, matmul,
-                                                           FFT): fused | sequential
+                                                           FFT): fused | sequential (backend
+                                                           emulated); native (backend native,
+                                                           its default and only policy)
+    [precision] backend              str       "emulated"  emulated (every result rounded by
+                                                           lowprec) | native (the format's numpy
+                                                           dtype: float32, float16, bfloat16,
+                                                           float8; nearest only; lowprec.native)
     [precision.components.NAME]      table     {}          per-component overrides of sbits, ebits,
                                                            subnormals, mode (NAME one of the
                                                            model's COMPONENTS)
@@ -39,12 +45,15 @@ Keys (absent keys take the default shown; ``—`` means required)::
                                                or output_  longer ones are means (see below)
                                                interval
     [run] output                     str       absent      netCDF path to write
-    [run] checkpoint_interval        duration  absent      model time between checkpoints (output
-                                                           so far + restart); absent: every 10
-                                                           minutes of wall time; either way at
-                                                           an output completing every mean
+    [run] checkpoint_interval        duration  absent      model time between checkpoints (rows
+                                                           since the last one appended to the
+                                                           output, then the restart); absent:
+                                                           every 10 minutes of wall time; also
+                                                           whenever the output buffer is full
     [run] restart_from               str       absent      restart file to continue from
     [sweep]                          table     absent      passed through to lowprec.sweep
+    [tune]                           table     absent      read by lowprec.tune; ignored here, so
+                                                           one file serves spinup, sweep and tune
 
 Paths (``output``, ``restart_from``) are used as written: relative paths are relative to the
 current directory, not to the experiment file.
@@ -92,13 +101,15 @@ import numpy as np
 from lowprec.errors import ConfigError
 
 MODES = ("nearest", "stochastic", "toward_zero", "upward", "downward")
-POLICIES = ("fused", "sequential")
+POLICIES = ("fused", "sequential", "native")
+BACKENDS = ("emulated", "native")
 FLOAT64_SBITS = 52
 SEED_LIMIT = 2**63      # precision.seed < 2**63: TOML integers and netCDF int64 attributes
 MEMBER_LIMIT = 2**31    # run.member < 2**31: the member coordinate is an int32
 
-TOP_KEYS = ("model", "params", "precision", "run", "sweep")
-PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "components")
+TOP_KEYS = ("model", "params", "precision", "run", "sweep", "tune")
+PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "backend",
+                  "components")
 COMPONENT_KEYS = ("sbits", "ebits", "subnormals", "mode")
 RUN_KEYS = ("length", "output_interval", "spinup", "member", "variables", "intervals", "output",
             "checkpoint_interval", "restart_from")
@@ -173,6 +184,10 @@ def parse_duration(value: Any, key: str, where: str = "", *, allow_zero: bool = 
     return Duration(value, amount * SECONDS_PER_UNIT[unit], "s")
 
 
+class PrecisionWarning(UserWarning):
+    """A precision setting used by no component: the run is computed at the components' formats."""
+
+
 # --------------------------------------------------------------------------------------------
 # The experiment
 
@@ -187,6 +202,7 @@ class Precision:
     seed: int = 0
     policy: str = "fused"
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backend: str = "emulated"
 
     @property
     def is_float64(self) -> bool:
@@ -199,6 +215,34 @@ class Precision:
     def max_sbits(self) -> int:
         """The widest significand among the base format and the components."""
         return max([self.sbits] + [c.get("sbits", self.sbits) for c in self.components.values()])
+
+    def component(self, name: str) -> dict[str, Any]:
+        """Component ``name``'s effective format and mode: its overrides, else the base's."""
+        c = self.components.get(name, {})
+        return {"sbits": c.get("sbits", self.sbits), "ebits": c.get("ebits", self.ebits),
+                "subnormals": c.get("subnormals", self.subnormals), "mode": c.get("mode", self.mode)}
+
+    def unused_base(self, declared: tuple[str, ...] | list[str]) -> list[str]:
+        """The base keys (``sbits``, ``mode``) that no component of ``declared`` runs at.
+
+        A model computes inside its components, so a base value no component takes is a label
+        the run was not computed at. Empty when the model declares no components.
+        """
+        if not declared:
+            return []
+        effective = [self.component(name) for name in declared]
+        return [key for key in ("sbits", "mode")
+                if all(c[key] != getattr(self, key) for c in effective)]
+
+    def fixed_by_overrides(self, declared: tuple[str, ...] | list[str]) -> list[str]:
+        """The base keys (``sbits``, ``mode``) that every component of ``declared`` overrides.
+
+        Changing such a key (as a sweep's axis does) changes nothing the model computes.
+        """
+        if not declared:
+            return []
+        return [key for key in ("sbits", "mode")
+                if all(key in self.components.get(name, {}) for name in declared)]
 
 
 @dataclass(frozen=True)
@@ -241,6 +285,8 @@ class Experiment:
         if p.ebits is not None:
             precision["ebits"] = p.ebits
         precision.update(subnormals=p.subnormals, mode=p.mode, seed=p.seed, policy=p.policy)
+        if p.backend != "emulated":     # absent = emulated: resolved configs of earlier runs match
+            precision["backend"] = p.backend
         if p.components:
             precision["components"] = {k: dict(v) for k, v in p.components.items()}
         run = {k: v for k, v in dataclasses.asdict(self.run).items() if v is not None}
@@ -313,11 +359,19 @@ def make_model(exp: Experiment, emu: Any = None) -> Any:
     return cls(cls.Params(**exp.params), emu=FLOAT64 if emu is None else emu)
 
 
-def make_emulator(exp: Experiment) -> Any:
-    """The experiment's arithmetic: a :class:`lowprec.Emulator` for its precision and member."""
-    from lowprec.emulated import Emulator
-    from lowprec.formats import Format
+def make_arithmetic(exp: Experiment) -> Any:
+    """The arithmetic a run is handed: plain numpy for float64 with fused compound operations,
+    else :func:`make_emulator`'s."""
     p = exp.precision
+    if p.backend == "emulated" and p.is_float64 and p.policy == "fused":
+        from models.base import FLOAT64
+        return FLOAT64
+    return make_emulator(exp)
+
+
+def _component_specs(p: Precision) -> dict[str, dict[str, Any]]:
+    """Each component override as a whole format (unset fields from the base), with its mode
+    when it sets one."""
     components = {}
     for name, c in p.components.items():
         spec = {"sbits": c.get("sbits", p.sbits), "ebits": c.get("ebits", p.ebits),
@@ -325,6 +379,20 @@ def make_emulator(exp: Experiment) -> Any:
         if "mode" in c:
             spec["mode"] = c["mode"]
         components[name] = spec
+    return components
+
+
+def make_emulator(exp: Experiment) -> Any:
+    """The experiment's arithmetic: a :class:`lowprec.Emulator` for its precision and member, or
+    for ``backend = "native"`` a :class:`lowprec.native.NativeArithmetic` in the format's dtype."""
+    from lowprec.emulated import Emulator
+    from lowprec.formats import Format
+    p = exp.precision
+    components = _component_specs(p)
+    if p.backend == "native":
+        from lowprec.native import NativeArithmetic
+        return NativeArithmetic(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode,
+                                components=components or None)
     seed = rounding_seed(exp)
     return Emulator(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode, seed=seed,
                     components=components or None, policy=p.policy)
@@ -502,9 +570,20 @@ def _validate_precision(t: dict, cls: type, where: str) -> Precision:
         raise _err(where, "precision.seed", seed, "must be a non-negative integer below 2**63 "
                    f"(0 <= seed <= {SEED_LIMIT - 1}): TOML integers and the run file's "
                    "lowprec_seed attribute are signed 64-bit.")
-    policy = t.get("policy", "fused")
+    backend = t.get("backend", "emulated")
+    if backend not in BACKENDS:
+        raise _err(where, "precision.backend", backend, f"must be one of {', '.join(BACKENDS)} "
+                   "(native: the format's numpy dtype, nearest rounding only).")
+    policy = t.get("policy", "native" if backend == "native" else "fused")
     if policy not in POLICIES:
         raise _err(where, "precision.policy", policy, f"must be one of {', '.join(POLICIES)}.")
+    if (policy == "native") != (backend == "native"):
+        raise _err(where, "precision.policy", policy,
+                   "with backend = 'native', compound operations run as numpy runs them in the "
+                   "dtype (policy 'native'): leave policy out, or use backend = 'emulated' for "
+                   "fused | sequential." if backend == "native" else
+                   "policy 'native' (numpy's own compound operations) needs backend = 'native'; "
+                   "the emulator's policies are fused | sequential.")
     raw_components = t.get("components", {})
     if not isinstance(raw_components, Mapping):
         raise _err(where, "precision.components", raw_components,
@@ -533,8 +612,24 @@ def _validate_precision(t: dict, cls: type, where: str) -> Precision:
             else:
                 comp[k] = _check_bool(v, f"{key}.subnormals", where)
         components[name] = comp
-    return Precision(sbits=sbits, ebits=ebits, subnormals=subnormals, mode=mode, seed=int(seed),
-                     policy=policy, components=components)
+    precision = Precision(sbits=sbits, ebits=ebits, subnormals=subnormals, mode=mode,
+                          seed=int(seed), policy=policy, components=components, backend=backend)
+    if backend == "native":
+        _check_native(precision, where)
+    return precision
+
+
+def _check_native(p: Precision, where: str) -> None:
+    """Backend native: the format (and every component's) must be one numpy dtype, nearest."""
+    from lowprec.errors import FormatError
+    from lowprec.formats import Format
+    from lowprec.native import NativeArithmetic
+    try:
+        NativeArithmetic(Format(p.sbits, p.ebits, p.subnormals), mode=p.mode,
+                         components=_component_specs(p))
+    except FormatError as e:
+        raise ConfigError(f"{where + ': ' if where else ''}precision.backend = 'native': "
+                          f"{e}") from None
 
 
 def _validate_run(t: dict, cls: type, where: str) -> RunSettings:

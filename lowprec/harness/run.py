@@ -10,33 +10,51 @@ snapshots (``cell_methods = "time: point"``), except variables with a longer int
 output intervals (``[run.intervals]``, or the model's ``Output.interval``; see
 lowprec.harness.config): those are means of the ``r`` snapshots ending at each ``r``-th output,
 summed in float64 in time order and divided by ``r`` (``cell_methods`` "time_1d: mean
-(interval: <output interval> s)"). Means, not subsampled snapshots: a daily energy should say what the day
-was, and it costs one float64 array per variable. Each such variable has its own time dimension
-named after its interval (``time_1d``) whose value is the end of the averaging interval (as the
-snapshot times are the state reached), with CF bounds ``time_1d_bounds`` (start, end). The base
-dimension is always ``time``. Physical models use a ``365_day`` calendar
-starting 0001-01-01 (1 year = 365 days); dimensionless models (Lorenz-63) a plain "model time"
-coordinate with units "1".
+(interval: <output interval> s)"), on their own time dimension named after the interval
+(``time_1d``), whose value is the end of the averaging interval, with CF bounds (start, end):
+:mod:`lowprec.harness.output`. Physical models use a ``365_day`` calendar starting 0001-01-01
+(1 year = 365 days); dimensionless models (Lorenz-63) a plain "model time" coordinate, units "1".
 
-Nothing is lost (STYLE §16):
+The run loop (:func:`_integrate`) is a list of named steps: start (initial state, restart or
+resume), spin up, then for each output: advance (model steps; a non-finite state is found to
+the step), record (a row of each output, the running means), checkpoint if due (the rows since
+the last checkpoint appended to the file, then the restart); finish (the restart, then the last
+rows with the final status).
 
-- Writes are atomic; an existing output is never replaced unless ``overwrite=True``.
-- Checkpoints: every ``run.checkpoint_interval`` of model time (else every 10 minutes of wall
-  time), moved to the next output that completes every variable's averaging interval (so a
-  checkpoint never holds a partial mean), and when the run is interrupted by an exception
-  (Ctrl-C included, and SIGTERM, which raises :class:`Terminated` while integrating in the main
-  thread), the output so far (``lowprec_status = "running"``) and a restart file
-  (``<output>.restart.nc``; companions: :func:`lowprec.harness.store.output_companions`) are
-  written; a killed run continues with ``resume=True`` (CLI ``--resume``), bit-identical to an
-  uninterrupted run, stochastic rounding included.
-- At the end the restart is written before the output, so an output marked finished always has
-  its final restart (a kill between the two leaves the older output, still "running").
-- At the end the restart holds the final state: ``restart_from=<output>.restart.nc`` continues
-  the run (time axis continuing, spin-up not repeated) and the two outputs concatenated along
-  time equal one longer run bit for bit. A restart may come from another precision or member
-  (e.g. a float64 spin-up, :mod:`lowprec.harness.spinup`): the state is taken, the precision is
-  this run's, and stochastic rounding starts this run's own stream (seeded by (seed, member),
-  counter 0); the counter is restored only from a restart of the same precision and member.
+Output is streamed to disk (:class:`lowprec.harness.store.RunFile`): the run holds only the rows
+since its last checkpoint (at most ``store.WRITE_BYTES``), so its memory does not grow with its
+length, and a checkpoint writes only those rows. A checkpoint is taken when that buffer is full,
+every ``run.checkpoint_interval`` of model time (else every 10 minutes of wall time), on Ctrl-C,
+SIGTERM or an error, and at the end. What is at the output path is always a whole netCDF file
+with its status: ``running`` (up to its last checkpoint), ``interrupted`` (stopped: Ctrl-C,
+SIGTERM or an error), ``complete`` or ``blown_up``.
+
+Nothing is lost, nothing mislabelled (STYLE §16):
+
+- An existing output is never replaced unless ``overwrite=True``; one writer per output (a lock
+  beside it); everything is checked before anything is written (config, the model, memory and
+  disk estimates, the output directory, resume compatibility: :mod:`lowprec.harness.resources`).
+- Ctrl-C and SIGTERM stop a run at once, except during file I/O, which they wait for
+  (:mod:`lowprec.harness.interrupts`): what is complete is then saved (rows up to the last
+  output, status ``interrupted``, and its restart) and the run raises
+  :class:`~lowprec.harness.interrupts.Interrupted` (a KeyboardInterrupt) or
+  :class:`~lowprec.harness.interrupts.Terminated` (SystemExit 143), whose ``saved`` says what was
+  kept. Stopped before its first output, a run saves nothing and leaves no file.
+- A killed run (SIGKILL included) continues with ``resume=True`` (CLI ``--resume``) from its
+  last restart, bit-identical to an uninterrupted run, stochastic rounding included; the running
+  sums of means in progress are part of the restart. It loses at most the steps since its last
+  checkpoint: a checkpoint writes the rows, then the restart, so a kill between the two falls
+  back to the checkpoint before (the rows after it are computed again, and rewritten with the
+  same values). Resuming a finished run returns it as it
+  is, and refuses (as for an unfinished one) when the experiment differs, naming the keys.
+- At the end the restart is written before the output is marked finished, so an output marked
+  finished always has its final restart. The restart holds the final state:
+  ``restart_from=<output>.restart.nc`` continues the run (time axis continuing, spin-up not
+  repeated) and the two outputs concatenated along time equal one longer run bit for bit. A
+  restart may come from another precision or member (e.g. a float64 spin-up,
+  :mod:`lowprec.harness.spinup`): the state is taken, the precision is this run's, and
+  stochastic rounding starts this run's own stream (seeded by (seed, member), counter 0); the
+  counter is restored only from a restart of the same precision and member.
 - Blow-up: the state is checked for non-finite values on entry, at every output and every
   :data:`CHECK_EVERY` steps in between. A non-finite state stops the run; the outputs before it
   are kept. The run then goes back to the last finite state it checked (kept in memory with the
@@ -45,6 +63,12 @@ Nothing is lost (STYLE §16):
   (that step, counted from the initial state: 0 when the initial state is not finite) and
   ``lowprec_blowup_time`` (its model time, in the time axis's units: days, or model time
   units). :func:`run` returns that dataset (it does not raise); the CLI exits with status 3.
+- Precision, as run: ``lowprec_components`` (JSON) records the format and mode every component
+  of the model ran at. The ``sbits`` and ``mode`` coordinates (and the title) say what the run
+  was computed at: the base format's, unless no component uses it (every component overrides
+  it), when a :class:`~lowprec.harness.config.PrecisionWarning` says so and the coordinates take
+  the components' value. ``lowprec_sbits`` / ``lowprec_mode`` are always the base format's, as
+  configured. Overrides of a component the model does not declare are a ConfigError.
 
 Storage precision: when every format of the run has sbits <= 23, each variable is stored as
 float32 if all its values are exactly float32 (checked value by value as they are written:
@@ -53,33 +77,42 @@ Runs with wider formats are stored as float64.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
+import errno
 import json
 import math
-import signal
-import threading
 import time as _time
 import tomllib
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import xarray as xr
 
 from lowprec.errors import ConfigError
-from lowprec.harness.config import (DAY, Duration, Experiment, interval_ratio, load_config,
-                                    make_emulator, make_model, member_seed, parse_duration,
-                                    whole_ratio)
+from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning, interval_ratio,
+                                    load_config, make_arithmetic, make_model, member_seed,
+                                    parse_duration, whole_ratio)
+from lowprec.harness.interrupts import STOPS, Interrupted, StopSignals, Terminated
+from lowprec.harness.output import Outputs
 from lowprec.harness.progress import Progress, ProgressInfo
-from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart,
-                                   companion_owner, open_run, output_companions, read_restart,
-                                   write_atomic, write_restart, write_text_atomic)
+from lowprec.harness.resources import (STEP_MEMORY_FACTOR, available_memory, check_disk,
+                                       check_memory, output_shapes, prepare_output_directory,
+                                       run_output_bytes, size_text)
+from lowprec.harness.store import (CALENDAR, RESOLVED_HEADER, TIME_UNITS, Restart, RunFile,
+                                   StorageError, companion_owner, open_run, output_companions,
+                                   chunk_shape, output_lock, read_restart, rows_per_write,
+                                   write_restart, write_text_atomic)
+from lowprec.harness.store import _global_attributes
+
+__all__ = ["run", "run_member", "schedule", "Schedule", "Interrupted", "Terminated"]
 
 CHECK_EVERY = 1000          # steps between finiteness checks when outputs are further apart
 WALL_CHECKPOINT = 600.0     # s of wall time between checkpoints when none is configured
-STATUSES = ("complete", "blown_up", "running")
+STATUSES = ("complete", "blown_up", "running", "interrupted")
+FINISHED = ("complete", "blown_up")
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,39 +234,16 @@ def _time_dim_name(d: Duration, steps: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Output accumulation
-
-class OutputBuffer:
-    """Preallocated outputs of one variable: float32 while every value is exactly float32."""
-
-    def __init__(self, n: int, shape: tuple[int, ...], try_float32: bool) -> None:
-        self.data = np.empty((n, *shape), dtype=np.float32 if try_float32 else np.float64)
-
-    def put(self, k: int, values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=np.float64)
-        if self.data.dtype == np.float32:
-            with np.errstate(over="ignore", invalid="ignore"):
-                v32 = values.astype(np.float32)
-            if np.array_equal(v32.astype(np.float64), values, equal_nan=True):
-                self.data[k] = v32
-                return
-            self.data = self.data.astype(np.float64)     # values so far were exact: no loss
-        self.data[k] = values
-
-
-# --------------------------------------------------------------------------------------------
-# The dataset
+# Provenance
 
 def _time_values(steps: np.ndarray, dt: float, time_units: str) -> tuple[Any, dict, dict]:
-    """(values, attrs, encoding) of the time coordinate for output steps ``steps``."""
+    """(values, attrs, encoding) of a time coordinate at ``steps`` (as cftime dates if physical)."""
     if time_units == "1":
-        # Dimensionless: CF has no "since" units for it; the checker's §4.4/§5.1 tests for a
-        # coordinate named time are the known, documented deviation of such files.
         attrs = {"long_name": "model time (dimensionless)", "units": "1"}
         return steps * dt, attrs, {}
     import cftime
     days = steps * (dt / DAY)
-    if days.size == 0:              # no outputs (an early blow-up): an empty, still CF, axis
+    if days.size == 0:
         return days, {"standard_name": "time", "long_name": "time", "axis": "T",
                       "units": TIME_UNITS, "calendar": CALENDAR}, {}
     dates = cftime.num2date(days, TIME_UNITS, calendar=CALENDAR)
@@ -242,90 +252,87 @@ def _time_values(steps: np.ndarray, dt: float, time_units: str) -> tuple[Any, di
                                       "dtype": "float64"}
 
 
-def _mean_time(model: Any, dim: str, output_steps: np.ndarray, r: int, interval: int,
-               n: int) -> dict[str, xr.Variable]:
-    """Coordinate ``dim`` (ends of the averaging intervals) and its CF bounds variable."""
-    ends = output_steps[r - 1::r][:n // r]
-    values, attrs, enc = _time_values(ends, model.dt, model.time_units)
-    bounds = np.stack([ends - r * interval, ends], axis=-1)
-    bvalues, _, benc = _time_values(bounds.reshape(-1), model.dt, model.time_units)
-    attrs = dict(attrs, long_name=f"{attrs['long_name']} at the end of each averaging interval",
-                 bounds=f"{dim}_bounds")
-    battrs = {"units": "1"} if model.time_units == "1" else {}
-    return {dim: xr.Variable((dim,), values, attrs, enc),
-            f"{dim}_bounds": xr.Variable((dim, "nv"), np.asarray(bvalues).reshape(-1, 2), battrs, benc)}
-
-
-def _mean_cell_methods(cm: str | None, model: Any, dim: str, interval: int) -> str:
-    """cell_methods of a time mean over ``dim`` of snapshots ``interval`` steps apart."""
-    every = f" (interval: {interval * model.dt:g} s)" if model.time_units == "s" else ""
-    method = f"{dim}: mean{every}"
-    if cm and "time: point" in cm:
-        return cm.replace("time: point", method)
-    return f"{cm} {method}" if cm else method
-
-
-def build_dataset(model: Any, exp: Experiment, output_steps: np.ndarray,
-                  buffers: Mapping[str, OutputBuffer], n: int, attrs: dict[str, Any],
-                  sched: Schedule | None = None) -> xr.Dataset:
-    """The first ``n`` outputs as a CF-1.11 dataset with lowprec_* provenance attributes.
-
-    sched: gives the variables written as means over several outputs (their buffers hold
-    ``n // r`` values) and their time dimensions; None: every variable at every output.
-    """
-    ratios = sched.ratios if sched is not None else {}
-    time_dims = sched.time_dims if sched is not None else {}
-    values, time_attrs, time_enc = _time_values(output_steps[:n], model.dt, model.time_units)
-    coords: dict[str, Any] = {"time": xr.Variable(("time",), values, time_attrs, time_enc)}
-    mean_vars: dict[str, xr.Variable] = {}
-    for name in buffers:
-        dim = time_dims.get(name)
-        if dim is not None and dim not in coords:
-            c = _mean_time(model, dim, output_steps, ratios[name], sched.interval_steps, n)
-            coords[dim] = c[dim]
-            mean_vars[f"{dim}_bounds"] = c[f"{dim}_bounds"]
-    for name, (dims, vals, cattrs) in model.coords().items():
-        coords[name] = xr.Variable(dims, np.asarray(vals), dict(cattrs))
-    p = exp.precision
-    coords["sbits"] = xr.Variable((), np.int32(p.sbits), {
-        "long_name": "explicit significand bits of the number format", "units": "1"})
-    coords["mode"] = xr.Variable((), np.array(p.mode, dtype=object), {"long_name": "rounding mode"})
-    coords["member"] = xr.Variable((), np.int32(exp.run.member), {
-        "standard_name": "realization", "long_name": "ensemble member", "units": "1"})
-    outputs = {o.name: o for o in model.OUTPUTS}
-    data_vars = {}
-    for name, buf in buffers.items():
-        out = outputs[name]
-        vattrs = out.attrs()
-        cm = vattrs.get("cell_methods")
-        if name in ratios:
-            vattrs["cell_methods"] = _mean_cell_methods(cm, model, time_dims[name],
-                                                        sched.interval_steps)
-            dims = tuple(time_dims[name] if d == "time" else d for d in out.dims)
-            data_vars[name] = xr.Variable(dims, buf.data[:n // ratios[name]], vattrs)
-            continue
-        if cm is None or "time:" not in cm:
-            vattrs["cell_methods"] = f"{cm} time: point" if cm else "time: point"
-        data_vars[name] = xr.Variable(out.dims, buf.data[:n], vattrs)
-    data_vars.update(mean_vars)
-    ds = xr.Dataset(data_vars, coords)
-    ds.attrs = attrs
-    return ds
-
-
 def _now() -> str:
     return f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
 
 
-def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sched: Schedule,
-                dt: float, sample_dims: tuple[str, ...] = ()) -> dict[str, Any]:
+def _format_text(c: Mapping[str, Any]) -> str:
+    """'sbits 10, stochastic' (+ ebits, flush to zero when they apply) of one format and mode."""
+    parts = [f"sbits {c['sbits']}"]
+    if c["ebits"] is not None:
+        parts.append(f"ebits {c['ebits']}" + ("" if c["subnormals"] else ", flush to zero"))
+    return ", ".join(parts) + f", {c['mode']}"
+
+
+@dataclass(frozen=True)
+class PrecisionRecord:
+    """What a run was computed at: every component's format and mode, and its labels."""
+
+    components: dict[str, dict[str, Any]]   # name -> sbits, ebits, subnormals, mode, override
+    sbits: int                              # the label: the base's unless no component uses it
+    mode: str
+    unused: tuple[str, ...]                 # base keys no component uses ("sbits", "mode")
+    text: str                               # for titles: "sbits 10, stochastic rounding" ...
+
+    @classmethod
+    def of(cls, exp: Experiment, declared: tuple[str, ...]) -> "PrecisionRecord":
+        p = exp.precision
+        components = {}
+        for name in declared:
+            c = p.component(name)
+            c["override"] = sorted(p.components.get(name, {}))
+            components[name] = c
+        unused = tuple(p.unused_base(declared))
+        sbits_used = sorted({c["sbits"] for c in components.values()})
+        modes_used = sorted({c["mode"] for c in components.values()})
+        sbits = p.sbits if "sbits" not in unused else sbits_used[0]
+        mode = p.mode if "mode" not in unused else (modes_used[0] if len(modes_used) == 1
+                                                    else "mixed")
+        base = {"sbits": p.sbits, "ebits": p.ebits, "subnormals": p.subnormals, "mode": p.mode}
+        distinct = {_format_text(c) for c in components.values()}
+        if len(distinct) <= 1:
+            text = (distinct.pop() if distinct else _format_text(base)) + " rounding"
+        else:
+            text = "; ".join(f"{name} {_format_text(c)}" for name, c in components.items())
+        return cls(components, sbits, mode, unused, text)
+
+    def warnings(self, exp: Experiment) -> list[str]:
+        """Why the base format's label would be untrue (PrecisionWarning texts)."""
+        p = exp.precision
+        where = f"{exp.source}: " if exp.source else ""
+        out = []
+        for key in self.unused:
+            used = sorted({str(c[key]) for c in self.components.values()})
+            out.append(f"{where}precision.{key} = {getattr(p, key)!r} is used by no component of "
+                       f"model {exp.model!r} (every one overrides it: "
+                       + ", ".join(f"{n} {c[key]}" for n, c in self.components.items())
+                       + f"); the run is computed at {key} {' and '.join(used)}, and its file "
+                       f"says so (the {key} coordinate, title and lowprec_components).")
+        return out
+
+    def sbits_comment(self, exp: Experiment) -> str:
+        p = exp.precision
+        if "sbits" in self.unused:
+            return (f"precision.sbits = {p.sbits} is used by no component; this is the narrowest "
+                    "sbits the components ran at (each one's: lowprec_components)")
+        overridden = [n for n, c in self.components.items() if c["sbits"] != p.sbits]
+        if overridden:
+            return ("the base format's; components " + ", ".join(overridden) + " ran at other "
+                    "sbits (lowprec_components)")
+        return "every component ran at this format (lowprec_components)"
+
+
+def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sched: "Schedule",
+                dt: float, record: PrecisionRecord,
+                sample_dims: tuple[str, ...] = ()) -> dict[str, Any]:
     import lowprec
     p = exp.precision
+    member = exp.run.member
     return {
         "Conventions": "CF-1.11",
-        "title": f"lowprec {exp.model} run: sbits {p.sbits}, {p.mode} rounding, member {exp.run.member}",
+        "title": f"lowprec {exp.model} run: {record.text}, member {member}",
         "source": f"lowprec {lowprec.__version__}, model {exp.model}",
-        "history": f"{_now()} lowprec run: {exp.model}, sbits {p.sbits}, {p.mode}, member {exp.run.member}",
+        "history": f"{_now()} lowprec run: {exp.model}, {record.text}, member {member}",
         "lowprec_version": lowprec.__version__,
         "lowprec_model": exp.model,
         "lowprec_sbits": np.int32(p.sbits),
@@ -333,8 +340,12 @@ def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sche
         "lowprec_subnormals": "true" if p.subnormals else "false",
         "lowprec_mode": p.mode,
         "lowprec_policy": p.policy,
+        "lowprec_backend": p.backend,
+        # the format and mode each component of the model ran at (JSON; "override": the keys
+        # its [precision.components.NAME] set, the rest being the base format's)
+        "lowprec_components": json.dumps(record.components),
         "lowprec_seed": np.int64(p.seed),
-        "lowprec_member": np.int32(exp.run.member),
+        "lowprec_member": np.int32(member),
         "lowprec_status": status,
         "lowprec_blowup_step": np.int64(-1),
         "lowprec_spinup": spinup,
@@ -348,8 +359,20 @@ def _provenance(exp: Experiment, status: str, spinup: str, start_step: int, sche
     }
 
 
+def _labels(exp: Experiment, record: PrecisionRecord) -> dict[str, tuple[Any, dict]]:
+    """The scalar coordinates sbits, mode, member with their attributes."""
+    return {
+        "sbits": (np.int32(record.sbits), {
+            "long_name": "explicit significand bits of the number format", "units": "1",
+            "comment": record.sbits_comment(exp)}),
+        "mode": (np.array(record.mode, dtype=object), {"long_name": "rounding mode"}),
+        "member": (np.int32(exp.run.member), {
+            "standard_name": "realization", "long_name": "ensemble member", "units": "1"}),
+    }
+
+
 # --------------------------------------------------------------------------------------------
-# Running
+# Checks before a run starts
 
 def _identity(exp_dict: dict) -> dict:
     """What must match for a run to be resumed: everything but output paths and checkpoints."""
@@ -416,6 +439,36 @@ def _check_output_paths(output: Path, exp: Experiment, overwrite: bool) -> None:
                               "Choose another output name, or pass overwrite=True.")
 
 
+# --------------------------------------------------------------------------------------------
+# Running
+
+@dataclass
+class _Plan:
+    """A run, checked and built, before anything is written."""
+
+    exp: Experiment
+    emu: Any
+    model: Any
+    sched: "Schedule"
+    record: PrecisionRecord
+    names: list[str]
+    shapes: dict[str, tuple[int, ...]]
+    out_path: Path | None
+    restart_path: Path | None
+    restart: Restart | None             # read from restart_path
+    show: Any
+
+    @property
+    def where(self) -> str:
+        return f"{self.exp.source}: " if self.exp.source else ""
+
+    def output_bytes(self) -> float:
+        """The whole output, uncompressed (float32 where the run may store it so)."""
+        rows = {n: self.sched.n_outputs // self.sched.ratios.get(n, 1) for n in self.names}
+        itemsize = 4 if self.exp.precision.max_sbits <= 23 else 8
+        return run_output_bytes(rows, {n: self.shapes[n] for n in self.names}, itemsize)
+
+
 def run(config: Any, output: str | Path | None = None, *, overwrite: bool = False,
         restart_from: str | Path | None = None, resume: bool = False, quiet: bool = True,
         progress: bool | Callable[[ProgressInfo], Any] | None = None,
@@ -424,15 +477,22 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
 
     config: a TOML path, TOML text, a dict, or an :class:`Experiment`; ``overrides`` are dotted
         keys applied on top (``{"precision.sbits": 10}``).
-    output: netCDF path (else ``[run] output``; neither: nothing is written). Beside it go
-        ``<output>.restart.nc`` (restart) and ``<output>.toml`` (the resolved experiment).
+    output: netCDF path (else ``[run] output``; neither: nothing is written and the output is
+        returned in memory). Beside it go ``<output>.restart.nc`` (restart) and
+        ``<output>.toml`` (the resolved experiment).
     overwrite: replace an existing output. resume: continue an interrupted run at ``output`` from
-        its last checkpoint (a finished run is returned as it is, not recomputed).
+        its last checkpoint (a finished run is returned as it is, not recomputed; a different
+        experiment is refused either way).
     restart_from: continue from a restart file (else ``[run] restart_from``).
     quiet / progress: progress on stderr when ``progress`` is True, or when it is None and not
         ``quiet``; a callable receives :class:`ProgressInfo` snapshots instead.
 
-    Returns the dataset; ``ds.attrs["lowprec_status"]`` is "complete" or "blown_up".
+    Returns the dataset; ``ds.attrs["lowprec_status"]`` is "complete" or "blown_up". With an
+    output file, the dataset reads that file lazily (close it, or use ``with``, when done).
+    Raises ConfigError before anything is written when the run cannot run as asked,
+    StorageError (lowprec.harness.store) when its files cannot be read or written (a full disk:
+    what was complete is kept), and Interrupted / Terminated on Ctrl-C / SIGTERM after saving
+    what was complete (module docstring).
     """
     exp = config if isinstance(config, Experiment) and not overrides else load_config(
         config.to_dict() if isinstance(config, Experiment) else config, overrides)
@@ -444,72 +504,181 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
     exp = replace(exp, run=replace(exp.run, output=None if out_path is None else str(out_path),
                                    restart_from=None if restart_path is None else str(restart_path)))
     show = progress if progress is not None else not quiet
+    with StopSignals() as stops:
+        try:
+            plan = _plan(exp, out_path, None if restart_path is None else Path(restart_path),
+                         show)
+            if plan.restart_path is not None:
+                with stops.io():
+                    plan.restart = _read_restart_from(exp, plan.restart_path)
+            if out_path is None:
+                return _integrate(_Run(plan, stops, _Start()))
+            prepare_output_directory(out_path)
+            with output_lock(out_path):
+                with stops.io():
+                    start = _resume_point(plan, overwrite, resume)
+                if isinstance(start, xr.Dataset):
+                    return start                    # finished: returned as it is
+                check_disk(out_path.parent, plan.output_bytes(), _what(exp, "run.length"))
+                run = _Run(plan, stops, start)
+                return _integrate(run)
+        except STOPS as e:
+            if not e.saved:                         # stopped before the run loop began
+                e.saved = ("stopped before the run started: nothing was written"
+                           + (f" ({out_path} is as it was)." if out_path is not None
+                              and out_path.exists() else "."))
+            raise
 
-    resume_from: Restart | None = None
-    prior: xr.Dataset | None = None
-    if out_path is not None:
-        own_restart, toml_path = output_companions(out_path)
-        if resume and out_path.exists():
-            prior = open_run(out_path)
-            status = prior.attrs.get("lowprec_status")
-            if status in ("complete", "blown_up"):
-                return prior
-            _check_companion_owners(out_path, overwrite)
-            resume_from = read_restart(own_restart) if own_restart.exists() else None
-            if resume_from is not None:
-                diff = _differences(_identity(tomllib.loads(resume_from.config)),
-                                    _identity(exp.to_dict()))
-                if diff and overwrite:
-                    resume_from, prior = None, None      # asked to start afresh
-                elif diff:
-                    raise ConfigError(f"resume {str(out_path)!r}: the experiment differs from the "
-                                      "one that wrote it in " + "; ".join(diff) + ". Resume "
-                                      "with the same experiment, or pass overwrite=True "
-                                      "(--overwrite) to start afresh.")
-            if resume_from is None or prior is None or resume_from.outputs > prior.sizes.get("time", 0):
-                resume_from, prior = None, None          # no usable checkpoint: start afresh
-        else:
-            _check_output_paths(out_path, exp, overwrite)
-        write_text_atomic(f"{RESOLVED_HEADER} (written by lowprec run; load it with "
-                          "lowprec.harness.config.load_config)\n" + exp.to_toml(), toml_path)
 
+def _what(exp: Experiment, key: str) -> str:
+    """The experiment and a key, for messages: 'exp.toml: run.length = '60 years''."""
+    where = f"{exp.source}: " if exp.source else ""
+    if key == "params":
+        from lowprec.harness.config import get_model_class
+        cls = get_model_class(exp.model)
+        defaults = {f.name: f.default for f in fields(cls.Params)}
+        changed = {k: v for k, v in exp.params.items() if defaults.get(k) != v}
+        return (f"{where}model {exp.model!r}" + (" with " + ", ".join(
+            f"params.{k} = {v!r}" for k, v in changed.items()) if changed else ""))
+    value = exp.run.length if key == "run.length" else ""
+    return f"{where}{key} = {value!r}"
+
+
+def _plan(exp: Experiment, out_path: Path | None, restart_path: Path | None,
+          show: Any) -> _Plan:
+    """Build the run's arithmetic, model and schedule, and check everything that can be checked."""
+    where = f"{exp.source}: " if exp.source else ""
     emu = _arithmetic(exp)
-    model = make_model(exp, emu)
-    sched = schedule(exp, model.dt, model.time_units, model.OUTPUTS)
-    return _integrate(exp, model, emu, sched, out_path, resume_from, prior, restart_path, show)
-
-
-class Terminated(SystemExit):
-    """SIGTERM arrived during a run (batch walltime, ``kill``): raised in the main thread.
-
-    The run's emergency checkpoint is written on the way out (as for Ctrl-C); uncaught, the
-    process exits with status 128 + 15 = 143, the shell's convention for death by SIGTERM.
-    """
-
-
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """While integrating, SIGTERM raises :class:`Terminated` (so the checkpoint is saved).
-
-    Only in the main thread (Python runs signal handlers there), and not when SIGTERM is being
-    ignored; the previous handler is restored afterwards.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
-        yield
-        return
-
-    def terminate(signum: int, frame: Any) -> None:
-        raise Terminated(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        model = make_model(exp, emu)
+        all_shapes = output_shapes(model, [o.name for o in model.OUTPUTS])
+    except MemoryError:
+        raise ConfigError(f"{_what(exp, 'params')}: needs more memory than is available: even "
+                          "building the model and its coordinates fails within a "
+                          f"{STEP_MEMORY_FACTOR}th of the {size_text(available_memory())} "
+                          f"available (a step needs at least {STEP_MEMORY_FACTOR} times the "
+                          "state). Make the model smaller.") from None
+    sched = schedule(exp, model.dt, model.time_units, model.OUTPUTS)
+    declared = tuple(getattr(emu, "declared_components", None) or getattr(model, "COMPONENTS", ()))
+    undeclared = sorted(set(exp.precision.components) - set(declared))
+    if undeclared:
+        name = undeclared[0]
+        raise ConfigError(f"{where}precision.components.{name}: model {exp.model!r} does not use "
+                          f"a component {name!r}, so this override would change nothing; its "
+                          f"components are: {', '.join(declared) or '(none)'}.")
+    record = PrecisionRecord.of(exp, declared)
+    for text in record.warnings(exp):
+        warnings.warn(text, PrecisionWarning, stacklevel=3)
+    names = list(exp.run.variables or [o.name for o in model.OUTPUTS])
+    state_bytes = sum(8 * math.prod(s) for s in all_shapes.values())
+    plan = _Plan(exp, emu, model, sched, record, names, all_shapes, out_path, restart_path, None,
+                 show)
+    held = 0
+    what = _what(exp, "params")
+    if out_path is None:                    # the whole output is returned in memory
+        held = int(plan.output_bytes())
+        what += f", {_what(exp, 'run.length').split(': ')[-1]} (no output file)"
+    check_memory(state_bytes, held, what)
+    return plan
+
+
+def _read_restart_from(exp: Experiment, path: Path) -> Restart:
+    where = f"{exp.source}: " if exp.source else ""
+    try:
+        r = read_restart(path)
+    except ConfigError as e:
+        raise ConfigError(f"{where}{e}") from None
+    if r.model != exp.model:
+        raise ConfigError(f"{where}restart_from = {str(path)!r}: written by model {r.model!r}, "
+                          f"not {exp.model!r}.")
+    old = tomllib.loads(r.config).get("params", {})
+    if old != exp.params:
+        diff = sorted(k for k in set(old) | set(exp.params) if old.get(k) != exp.params.get(k))
+        raise ConfigError(f"{where}restart_from = {str(path)!r}: its model parameters differ in "
+                          f"{', '.join(diff)}; a restart continues the same model (precision "
+                          "may differ).")
+    return r
+
+
+@dataclass
+class _Start:
+    """Where a run to a file starts: afresh, or resumed from its file and restart."""
+
+    resume: Restart | None = None       # the output's own restart
+    prior: dict[str, Any] | None = None     # the output's attributes
+    legacy: xr.Dataset | None = None    # an output of the whole-file layout, to be rewritten
+    fresh_file: bool = True             # the file at the path (if any) is replaced
+
+
+def _resume_point(plan: _Plan, overwrite: bool, resume: bool) -> "_Start | xr.Dataset":
+    """Resume the output's run (or return it, finished), or start afresh; refuse what differs."""
+    exp, out = plan.exp, plan.out_path
+    assert out is not None
+    if not (resume and out.exists()):
+        _check_output_paths(out, exp, overwrite)
+        return _Start()
+    try:
+        attrs = _global_attributes(out)
+    except (OSError, RuntimeError, ValueError) as e:
+        if overwrite:
+            return _Start()                 # asked to start afresh: it is replaced
+        from lowprec.harness.store import _short_reason
+        raise StorageError(f"resume {str(out)!r}: the output cannot be read ({_short_reason(e)}),"
+                           " so it cannot be continued. Pass overwrite=True (--overwrite) to run "
+                           "it again from the start, or move it away.") from None
+    new = _identity(exp.to_dict())
+    diff = []
+    if "lowprec_config" in attrs:
+        with_file = _identity(tomllib.loads(str(attrs["lowprec_config"])))
+        diff = _differences(with_file, new)
+    status = attrs.get("lowprec_status")
+    if status in FINISHED:
+        if not diff:
+            return open_run(out, load=False, what="output")
+        if not overwrite:
+            raise ConfigError(f"resume {str(out)!r}: it is finished ({status}) but was run with "
+                              "a different experiment: " + "; ".join(diff) + ". It is left as "
+                              "it is. Resume with the same experiment, or pass overwrite=True "
+                              "(--overwrite) to run this one in its place.")
+        return _Start()
+    _check_companion_owners(out, overwrite)
+    own_restart = output_companions(out)[0]
+    restart = read_restart(own_restart, key="resume: its restart") if own_restart.exists() else None
+    if restart is not None and not diff:
+        diff = _differences(_identity(tomllib.loads(restart.config)), new)
+    if diff and not overwrite:
+        raise ConfigError(f"resume {str(out)!r}: the experiment differs from the one that wrote "
+                          "it in " + "; ".join(diff) + ". Resume with the same experiment, or pass "
+                          "overwrite=True (--overwrite) to start afresh.")
+    if diff:
+        return _Start()                     # asked to start afresh
+    rows = RunFile.rows_in(out).get("time", 0)
+    if restart is None or restart.outputs > rows or restart.outputs == 0:
+        return _Start()                     # no usable checkpoint: start afresh
+    legacy = None if RunFile.appendable(out) else open_run(out, what="output")
+    return _Start(restart, attrs, legacy, fresh_file=legacy is not None)
+
+
+def _arithmetic(exp: Experiment) -> Any:
+    """Plain numpy for float64 with fused compound operations; the emulator, or the native
+    arithmetic (``precision.backend``), otherwise."""
+    return make_arithmetic(exp)
+
+
+def _same_rounding_stream(restart_config: str, exp: Experiment) -> bool:
+    """Whether a restart continues this run's stochastic-rounding stream.
+
+    Only a restart written with the same [precision] and member carries this run's counter; a
+    restart from another precision or member (a float64 spin-up, say) does not, and the run
+    starts its own stream, seeded by (seed, member), at counter 0.
+    """
+    try:
+        old = tomllib.loads(restart_config)
+    except tomllib.TOMLDecodeError:
+        return False
+    new = exp.to_dict()
+    return (old.get("precision") == new["precision"]
+            and old.get("run", {}).get("member", 0) == exp.run.member)
 
 
 @dataclass(frozen=True)
@@ -537,232 +706,330 @@ class _RunProgress(Progress):
                                 earlier=self.earlier)
 
 
-def _same_rounding_stream(restart_config: str, exp: Experiment) -> bool:
-    """Whether a restart continues this run's stochastic-rounding stream.
+# --------------------------------------------------------------------------------------------
+# The run loop
 
-    Only a restart written with the same [precision] and member carries this run's counter; a
-    restart from another precision or member (a float64 spin-up, say) does not, and the run
-    starts its own stream, seeded by (seed, member), at counter 0.
-    """
-    try:
-        old = tomllib.loads(restart_config)
-    except tomllib.TOMLDecodeError:
-        return False
-    new = exp.to_dict()
-    return (old.get("precision") == new["precision"]
-            and old.get("run", {}).get("member", 0) == exp.run.member)
+@dataclass
+class _Snapshot:
+    """A finite state kept to return to: arrays (copies), step, emulator state."""
+
+    arrays: dict[str, np.ndarray]
+    step: int
+    emu_state: dict[str, Any]
 
 
-def _arithmetic(exp: Experiment) -> Any:
-    """Plain numpy for float64 with fused compound operations; the emulator otherwise."""
-    if exp.precision.is_float64 and exp.precision.policy == "fused":
-        from models.base import FLOAT64
-        return FLOAT64
-    return make_emulator(exp)
+class _Run:
+    """One run in progress: where it is, what it has recorded, what is saved (STYLE §17)."""
 
+    def __init__(self, plan: _Plan, stops: StopSignals, start: _Start) -> None:
+        self.plan, self.stops = plan, stops
+        self.exp, self.model, self.emu, self.sched = plan.exp, plan.model, plan.emu, plan.sched
+        self.out_path = plan.out_path
+        self._begin(start)
+        self.good: _Snapshot | None = None          # the state at the last output recorded
+        self.last_finite: _Snapshot | None = None   # the last state checked finite
+        self.blowup_step: int | None = None
+        model, sched, exp = self.model, self.sched, self.exp
+        self.step_time = model.dt if model.time_units == "1" else model.dt / DAY
+        self.time_unit = "time units" if model.time_units == "1" else "days"
+        first_output = self.start_step + self.spun + sched.interval_steps
+        shapes = {n: np.shape(v) for n, v in model.diagnostics(self.state).items()
+                  if n in plan.names}
+        per_write = chunk = capacity = sched.n_outputs
+        if self.out_path is not None:
+            per_write, chunk = _write_sizes(shapes, sched)
+            capacity = per_write
+        self.outputs = Outputs(model, plan.names, shapes, sched.ratios, sched.time_dims,
+                               first_output, sched.interval_steps, exp.precision.max_sbits <= 23,
+                               per_write, capacity, _labels(exp, plan.record), chunk)
+        self.file: RunFile | None = None
+        if start.resume is not None:
+            self.outputs.restore(self.k, start.resume.sums)
+        if start.legacy is not None:
+            self.outputs.preload(self.k, start.legacy)
+        if self.out_path is not None:
+            self.file = RunFile(self.out_path, self.outputs.layout(), fresh=start.fresh_file)
+        self.saved_k = self.k                       # outputs in the file and the restart
+        self.restart_k = self.k if start.resume is not None else -1
+        self.last_save = _time.monotonic()
+        self.wrote_config = False
+        self.finished: str | None = None            # the final status, once written
+        self.bar = _RunProgress(f"{exp.model} sb{plan.record.sbits} {plan.record.mode} "
+                                f"m{exp.run.member}",
+                                first_output + sched.interval_steps * (sched.n_outputs - 1)
+                                - self.start_step, step_time=self.step_time,
+                                start_time=self.start_step * self.step_time,
+                                time_unit=self.time_unit, enabled=plan.show,
+                                earlier=self.step - self.start_step)
 
-def _integrate(exp: Experiment, model: Any, emu: Any, sched: Schedule, out_path: Path | None,
-               resume_from: Restart | None, prior: xr.Dataset | None,
-               restart_path: str | Path | None, show: Any) -> xr.Dataset:
-    where = exp.source or ""
-    interval, n_out = sched.interval_steps, sched.n_outputs
-    if resume_from is not None:
-        r = resume_from
-        state = model.state_from_arrays(r.arrays)
-        if r.emulator_state:            # float64 runs (plain numpy) have no emulator state
-            emu.set_state(r.emulator_state)
-        attrs0 = prior.attrs
-        start_step = int(attrs0["lowprec_start_step"])
-        spun = int(r.step - start_step - r.outputs * interval)     # spin-up done before
-        spinup_text = str(attrs0["lowprec_spinup"])
-        step, k0, spin = r.step, r.outputs, 0
-    elif restart_path is not None:
-        r = read_restart(restart_path)
-        if r.model != exp.model:
-            raise ConfigError(f"{where + ': ' if where else ''}restart_from = {str(restart_path)!r}"
-                              f": written by model {r.model!r}, not {exp.model!r}.")
-        old = tomllib.loads(r.config).get("params", {})
-        if old != exp.params:
-            diff = sorted(k for k in set(old) | set(exp.params) if old.get(k) != exp.params.get(k))
-            raise ConfigError(f"{where + ': ' if where else ''}restart_from = {str(restart_path)!r}"
-                              f": its model parameters differ in {', '.join(diff)}; a restart "
-                              "continues the same model (precision may differ).")
-        state = model.state_from_arrays(r.arrays)
-        if r.emulator_state and _same_rounding_stream(r.config, exp):
-            emu.set_state(r.emulator_state)     # after entering the state: counter exactly restored
-        start_step = step = r.step
-        spin = spun = k0 = 0
-        spinup_text = f"none (continued from {restart_path} at step {r.step})"
-    else:
-        state = model.initial_state(member_seed(exp))
-        start_step = step = k0 = 0
-        spin = spun = sched.spinup_steps
-        spinup_text = exp.run.spinup
-    first_output = start_step + spun + interval
-    output_steps = first_output + interval * np.arange(n_out, dtype=np.int64)
+    def _begin(self, start: _Start) -> None:
+        """The starting state: resumed from the output's restart, a restart file, or the seed."""
+        plan, model, emu, sched = self.plan, self.model, self.emu, self.sched
+        interval = sched.interval_steps
+        if start.resume is not None:
+            r = start.resume
+            self.state = model.state_from_arrays(r.arrays)
+            if r.emulator_state:            # float64 runs (plain numpy) have no emulator state
+                emu.set_state(r.emulator_state)
+            prior = start.prior or {}
+            self.start_step = int(prior["lowprec_start_step"])
+            self.spun = int(r.step - self.start_step - r.outputs * interval)   # spin-up done
+            self.spinup_text = str(prior["lowprec_spinup"])
+            self.step, self.k, self.spin = r.step, r.outputs, 0
+        elif plan.restart is not None:
+            r = plan.restart
+            self.state = model.state_from_arrays(r.arrays)
+            if r.emulator_state and _same_rounding_stream(r.config, self.exp):
+                emu.set_state(r.emulator_state)     # after entering the state: counter exact
+            self.start_step = self.step = r.step
+            self.spin = self.spun = self.k = 0
+            self.spinup_text = f"none (continued from {plan.restart_path} at step {r.step})"
+        else:
+            self.state = model.initial_state(member_seed(self.exp))
+            self.start_step = self.step = self.k = 0
+            self.spin = self.spun = sched.spinup_steps
+            self.spinup_text = self.exp.run.spinup
+        self.attrs = _provenance(self.exp, "running", self.spinup_text, self.start_step, sched,
+                                 model.dt, plan.record, tuple(getattr(model, "SAMPLE_DIMS", ())))
+        if plan.restart_path is not None:
+            self.attrs["lowprec_restart_from"] = str(plan.restart_path)
+        if start.resume is not None:
+            history = str((start.prior or {}).get("history", ""))
+            self.attrs["history"] = f"{history}\n{_now()} resumed at step {self.step}".strip()
 
-    names = list(exp.run.variables or [o.name for o in model.OUTPUTS])
-    try_f32 = exp.precision.max_sbits <= 23
-    buffers: dict[str, OutputBuffer] = {}
-    ratios = sched.ratios
+    # -- the steps of the loop -----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.blowup_step is None and self.k < self.sched.n_outputs
 
-    def rows(name: str) -> int:
-        return n_out // ratios.get(name, 1)
+    def check_start(self) -> None:
+        """A non-finite state to start from is a blow-up at this step."""
+        if self._check() is None:
+            self.blowup_step = self.step
 
-    if prior is not None and k0 > 0:
-        for name in names:
-            vals = prior[name].values[:k0 // ratios.get(name, 1)]
-            buffers[name] = OutputBuffer(rows(name), vals.shape[1:], try_f32)
-            for k in range(len(vals)):
-                buffers[name].put(k, vals[k])
-    sums: dict[str, np.ndarray] = {}    # running float64 sums of the means in progress
-    attrs = _provenance(exp, "running", spinup_text, start_step, sched, model.dt,
-                        tuple(getattr(model, "SAMPLE_DIMS", ())))
-    if restart_path is not None:
-        attrs["lowprec_restart_from"] = str(restart_path)
-    if resume_from is not None:
-        attrs["history"] = f"{prior.attrs.get('history', '')}\n{_now()} resumed at step {step}".strip()
+    def spin_up(self) -> None:
+        """The spin-up steps (discarded), checked every CHECK_EVERY steps."""
+        for i in range(self.spin if self.blowup_step is None else 0):
+            self.state = self.model.step(self.state)
+            self.step += 1
+            if (i + 1) % CHECK_EVERY == 0:
+                if self._check() is None:
+                    self.blowup_step = self.step
+                    return
+                self.bar.update(self.step - self.start_step)
 
-    time_unit = "time units" if model.time_units == "1" else "days"
-    step_time = model.dt if model.time_units == "1" else model.dt / DAY
-    p = exp.precision
-    # Progress counts from the run's start (an earlier session's steps included when resumed).
-    bar = _RunProgress(f"{exp.model} sb{p.sbits} {p.mode} m{exp.run.member}",
-                       int(output_steps[-1]) - start_step, step_time=step_time,
-                       start_time=start_step * step_time, time_unit=time_unit, enabled=show,
-                       earlier=step - start_step)
+    def advance(self) -> None:
+        """Model steps to the next output; a non-finite state stops the run (blowup_step)."""
+        interval = self.sched.interval_steps
+        model = self.model
+        for j in range(interval):
+            self.state = model.step(self.state)
+            self.step += 1
+            if (j + 1) % CHECK_EVERY == 0 and j + 1 < interval:
+                if self._check() is None:
+                    self.blowup_step = self.step
+                    return
+                self.bar.update(self.step - self.start_step)
+        if self._check() is None:
+            self.blowup_step = self.step
 
-    def checkpoint(k_done: int, good: tuple, status: str = "running") -> None:
-        if out_path is None:
+    def record(self) -> None:
+        """A row of every output variable at this output; the running means add it."""
+        if self.blowup_step is not None:
             return
-        a = dict(attrs, lowprec_status=status)
-        # Output first, then its restart: a kill between them leaves an older restart that the
-        # newer output (status "running") still covers, and resume continues from it.
-        write_atomic(build_dataset(model, exp, output_steps, buffers, k_done, a, sched), out_path)
-        g_arrays, g_step, g_emu = good
-        write_restart(Restart(g_arrays, g_step, k_done, g_emu, exp.model, exp.to_toml()),
-                      output_companions(out_path)[0])
+        with self.stops.io():               # all or nothing: the snapshot matches the rows
+            self.outputs.record(self.k, self.model.diagnostics(self.state))
+            self.k += 1
+            self.good = self.last_finite
+        self.bar.update(self.step - self.start_step)
 
-    def finite(arrays: Mapping[str, np.ndarray]) -> bool:
-        return all(np.isfinite(a).all() for a in arrays.values())
+    def checkpoint_if_due(self) -> None:
+        """Write the rows since the last checkpoint (and the restart) when due."""
+        if self.file is None or not self.running:
+            return
+        every = self.sched.checkpoint_every
+        due = (self.outputs.pending(self.k) >= self.outputs.rows_per_write
+               or (every is not None and self.k - self.saved_k >= every)
+               or (every is None and _time.monotonic() - self.last_save >= WALL_CHECKPOINT))
+        if due:
+            self.checkpoint("running")
 
-    last_finite: tuple | None = None    # (state arrays, step, emulator state) at the last check
+    def finish(self) -> xr.Dataset:
+        """The blow-up step found exactly, then the restart and the last rows with the status."""
+        if self.blowup_step is not None:
+            self.blowup_step = self._first_nonfinite_step(self.blowup_step)
+        status = "complete" if self.blowup_step is None else "blown_up"
+        if self.blowup_step is not None:
+            self.attrs["lowprec_blowup_step"] = np.int64(self.blowup_step)
+            self.attrs["lowprec_blowup_time"] = float(self.blowup_step * self.step_time)
+        self.bar.close(self.step - self.start_step, status)
+        if self.file is None:
+            return self.outputs.dataset(self.k, dict(self.attrs, lowprec_status=status))
+        # The restart before the output: an output marked finished has its final restart (a
+        # kill between the two leaves the older output, status "running").
+        self.checkpoint(status, final=True, restart_first=True)
+        with self.stops.io():
+            return open_run(self.out_path, load=False, what="output")
 
-    def check(state: Any, step: int) -> dict[str, np.ndarray] | None:
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self, status: str, *, final: bool = False, restart_first: bool = False,
+                   extra: Mapping[str, Any] | None = None) -> None:
+        """Append the rows since the last checkpoint (status set last), and write the restart.
+
+        The output first, then its restart: a kill between them leaves an older restart that
+        the newer output still covers (resume rewrites the rows after it, with the same values).
+        """
+        assert self.file is not None and self.out_path is not None
+        own_restart, toml_path = output_companions(self.out_path)
+        with self.stops.io():
+            if not self.wrote_config:
+                write_text_atomic(f"{RESOLVED_HEADER} (written by lowprec run; load it with "
+                                  "lowprec.harness.config.load_config)\n" + self.exp.to_toml(),
+                                  toml_path)
+                if self.file.fresh and self.restart_k < 0:     # the replaced output's restart
+                    own_restart.unlink(missing_ok=True)
+                self.wrote_config = True
+            if restart_first:
+                self._write_restart(own_restart)
+            attrs = dict(self.attrs, **(extra or {}), lowprec_status=status)
+            self.file.write(self.outputs.block(self.k, attrs), final=final)
+            if status in FINISHED:
+                self.finished = status
+            self.outputs.mark_written(self.k)
+            if not restart_first:
+                self._write_restart(own_restart)
+            self.saved_k = self.k
+            self.last_save = _time.monotonic()
+
+    def _write_restart(self, path: Path) -> None:
+        if self.good is None:
+            if self.k == 0:
+                path.unlink(missing_ok=True)    # a stale restart would not match this file
+            return
+        if self.restart_k == self.k:
+            return
+        g = self.good
+        write_restart(Restart(g.arrays, g.step, self.k, g.emu_state, self.exp.model,
+                              self.exp.to_toml(), sums=dict(self.outputs.sums)), path)
+        self.restart_k = self.k
+
+    def save_what_is_complete(self, error: BaseException) -> None:
+        """After Ctrl-C, SIGTERM or an error: the rows so far, status "interrupted", the restart."""
+        self.stops.discard_pending()
+        reason = getattr(error, "signal_name", None) or f"error: {type(error).__name__}: {error}"
+        note = self._nothing_saved()
+        if self.finished:                   # the signal came during the last write: it is done
+            note = f"the run had just finished: {self.out_path} is {self.finished}."
+        elif self.file is not None and self.k > 0:
+            try:
+                self.checkpoint("interrupted", final=True,
+                                extra={"lowprec_interrupted_by": reason[:200]})
+                note = self._saved("interrupted")
+            except Exception as e:          # noqa: BLE001 - the original error matters more
+                note = (f"saving on the way out failed ({type(e).__name__}: {e}); "
+                        + self._saved("running"))
+        if isinstance(error, STOPS):
+            error.saved = note
+        else:
+            error.add_note(note)
+
+    def storage_failure(self, error: StorageError) -> StorageError:
+        """A write failed (disk full ...): say what is kept, one line."""
+        first = str(error).rstrip(".")
+        kept = self._saved("running") if self.saved_k else self._nothing_saved()
+        if error.errno == errno.ENOSPC:
+            kept = kept.replace("continue with", "free some space and continue with")
+        return StorageError(error.errno, f"{first}. The run stopped at t = "
+                            f"{self.step * self.step_time:g} {self.time_unit}; {kept}")
+
+    def _saved(self, status: str) -> str:
+        own_restart = output_companions(self.out_path)[0]
+        if self.saved_k == 0:
+            return self._nothing_saved()
+        t = (self.outputs.first_output + (self.saved_k - 1) * self.sched.interval_steps) \
+            * self.step_time
+        return (f"saved: {self.out_path} holds {self.saved_k} outputs (to t = {t:g} "
+                f"{self.time_unit}, lowprec_status = {status!r}) and {own_restart} the state "
+                "there; continue with --resume (resume=True).")
+
+    def _nothing_saved(self) -> str:
+        when = ("during the spin-up" if self.step < self.start_step + self.spun
+                else "before the first output")
+        return f"nothing was saved (stopped {when}; no output file was written)."
+
+    # -- finiteness ----------------------------------------------------------------------------
+    def _check(self) -> dict[str, np.ndarray] | None:
         """The state's arrays if finite (remembered as the last finite state), else None."""
-        nonlocal last_finite
-        arrays = model.state_arrays(state)
-        if not finite(arrays):
+        arrays = self.model.state_arrays(self.state)
+        if not all(np.isfinite(a).all() for a in arrays.values()):
             return None
-        last_finite = (arrays, step, emu.get_state())
+        self.last_finite = _Snapshot(arrays, self.step, self.emu.get_state())
         return arrays
 
-    def first_nonfinite_step(noticed: int) -> int:
+    def _first_nonfinite_step(self, noticed: int) -> int:
         """Re-step from the last finite state, checking every step, to when it blew up.
 
         Deterministic: the state and the stochastic-rounding counter are restored exactly.
         """
-        if last_finite is None:
+        if self.last_finite is None:
             return noticed
-        arrays, s, emu_state = last_finite
-        state = model.state_from_arrays(arrays)
-        if emu_state:
-            emu.set_state(emu_state)        # after entering the state: counter exactly restored
-        while s < noticed:
-            state = model.step(state)
-            s += 1
-            if not finite(model.state_arrays(state)):
-                return s
-        return noticed                      # not reproduced (cannot happen if deterministic)
+        s = self.last_finite
+        state = self.model.state_from_arrays(s.arrays)
+        if s.emu_state:
+            self.emu.set_state(s.emu_state)     # after entering the state: counter exactly restored
+        step = s.step
+        with np.errstate(all="ignore"):
+            while step < noticed:
+                state = self.model.step(state)
+                step += 1
+                if not all(np.isfinite(a).all() for a in self.model.state_arrays(state).values()):
+                    return step
+        return noticed                          # not reproduced (cannot happen if deterministic)
 
-    blowup_step: int | None = None
-    k = k0
-    good: tuple | None = None       # (state arrays, step, emulator state) at the last output
-    aligned: tuple[int, tuple] | None = None    # (k, good) where every mean was last complete
-    saved_k = k0
-    last_save = _time.monotonic()
-    with _sigterm_raises():
-        try:
-            with np.errstate(all="ignore"):
-                if check(state, step) is None:
-                    blowup_step = step          # a non-finite state to start from
-                for i in range(spin if blowup_step is None else 0):
-                    state = model.step(state)
-                    step += 1
-                    if (i + 1) % CHECK_EVERY == 0:
-                        if check(state, step) is None:
-                            blowup_step = step
-                            break
-                        bar.update(step - start_step)
-                while blowup_step is None and k < n_out:
-                    for j in range(interval):
-                        state = model.step(state)
-                        step += 1
-                        if (j + 1) % CHECK_EVERY == 0 and j + 1 < interval:
-                            if check(state, step) is None:
-                                blowup_step = step
-                                break
-                            bar.update(step - start_step)
-                    if blowup_step is not None:
-                        break
-                    arrays = check(state, step)
-                    if arrays is None:
-                        blowup_step = step
-                        break
-                    for name, values in model.diagnostics(state).items():
-                        if name not in names:
-                            continue
-                        if name not in buffers:
-                            buffers[name] = OutputBuffer(rows(name), np.shape(values), try_f32)
-                        r = ratios.get(name, 1)
-                        if r == 1:
-                            buffers[name].put(k, values)
-                            continue
-                        values = np.asarray(values, dtype=np.float64)
-                        sums[name] = values.copy() if k % r == 0 else sums[name] + values
-                        if (k + 1) % r == 0:
-                            buffers[name].put(k // r, sums.pop(name) / r)
-                    k += 1
-                    good = last_finite
-                    if k % sched.aligned_every == 0:
-                        aligned = (k, good)
-                    bar.update(step - start_step)
-                    due = (k - saved_k >= sched.checkpoint_every if sched.checkpoint_every
-                           else _time.monotonic() - last_save >= WALL_CHECKPOINT)
-                    if due and k < n_out and k % sched.aligned_every == 0:
-                        checkpoint(k, good)
-                        saved_k, last_save = k, _time.monotonic()
-                if blowup_step is not None:
-                    blowup_step = first_nonfinite_step(blowup_step)
-        except BaseException:           # Ctrl-C and SIGTERM included
-            if out_path is not None and aligned is not None and aligned[0] > saved_k:
-                try:                            # keep what was computed; resume continues from here
-                    checkpoint(*aligned)        # (where no mean was partial)
-                except Exception:               # noqa: BLE001 - the original error matters more
-                    pass
-            raise
 
-    status = "complete" if blowup_step is None else "blown_up"
-    attrs["lowprec_status"] = status
-    if blowup_step is not None:
-        attrs["lowprec_blowup_step"] = np.int64(blowup_step)
-        attrs["lowprec_blowup_time"] = float(blowup_step * step_time)
-    bar.close(step - start_step, status)
-    if not buffers:                 # no output before a blow-up: empty variables of the right shape
-        buffers = {name: OutputBuffer(0, np.shape(values), try_f32)
-                   for name, values in model.diagnostics(state).items() if name in names}
-    ds = build_dataset(model, exp, output_steps, {n: buffers[n] for n in names}, k, attrs, sched)
-    if out_path is not None:
-        # The restart before the output: an output marked finished implies its final restart
-        # exists (a kill between the two leaves the older output, status "running").
-        own_restart = output_companions(out_path)[0]
-        if good is not None:
-            write_restart(Restart(good[0], good[1], k, good[2], exp.model, exp.to_toml()),
-                          own_restart)
-        elif k == 0:
-            own_restart.unlink(missing_ok=True)     # a stale restart would not match this file
-        write_atomic(ds, out_path)
-    return ds
+def _write_sizes(shapes: Mapping[str, tuple[int, ...]], sched: "Schedule") -> tuple[int, int]:
+    """(outputs buffered between writes, outputs per chunk along time) of a run to a file.
+
+    The buffer is what fits in store.WRITE_BYTES with chunks under store.CHUNK_BYTES. Chunks
+    are that long, unless checkpoints come more often (run.checkpoint_interval): then as long
+    as a checkpoint's rows, but not shorter than an eighth of the buffer, so that a checkpoint
+    appends whole chunks or rewrites at most one short last chunk of each variable. Both are
+    whole numbers of the longest mean, so that every mean is complete at a write.
+    """
+    row_bytes = sum(8 * math.prod(s) for s in shapes.values())
+    block = max((math.prod(chunk_shape(s, 1)[1:]) for s in shapes.values()), default=1)
+    aligned = sched.aligned_every
+    per_write = rows_per_write(row_bytes, block, sched.n_outputs, aligned)
+    chunk = per_write
+    every = sched.checkpoint_every
+    if every is not None and every < per_write:
+        chunk = max(every, per_write // 8)
+        chunk = min(per_write, -(-chunk // aligned) * aligned)      # a whole number of means
+        per_write = max(chunk, per_write - per_write % chunk)
+    return per_write, chunk
+
+
+def _integrate(run: _Run) -> xr.Dataset:
+    """The run loop, as a list of its steps."""
+    try:
+        with np.errstate(all="ignore"):
+            run.check_start()                   # a non-finite state to start from
+            run.spin_up()                       # discarded steps
+            while run.running:                  # until every output, or a non-finite state
+                run.advance()                   # model steps to the next output
+                run.record()                    # a row of each output; running means
+                run.checkpoint_if_due()         # rows appended to the file, then the restart
+        return run.finish()                     # restart, then the last rows with the status
+    except StorageError as e:
+        raise run.storage_failure(e) from None
+    except MemoryError:
+        run.save_what_is_complete(MemoryError())
+        raise ConfigError(f"{_what(run.exp, 'params')}: ran out of memory; "
+                          f"{run._saved('interrupted') if run.saved_k else run._nothing_saved()}"
+                          " Make the model smaller.") from None
+    except BaseException as e:                  # Ctrl-C, SIGTERM and errors
+        run.save_what_is_complete(e)
+        raise
 
 
 def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True) -> str:
@@ -770,5 +1037,5 @@ def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True) -> str:
 
     Returns the run's final status ("complete" or "blown_up").
     """
-    ds = run(exp, path, resume=True, quiet=quiet)
-    return str(ds.attrs["lowprec_status"])
+    with run(exp, path, resume=True, quiet=quiet) as ds:
+        return str(ds.attrs["lowprec_status"])

@@ -75,6 +75,7 @@ MANIFEST_EVERY = 2.0        # s: least time between manifest writes for runs tha
 RESOLVED_CONFIG = "sweep.toml"
 RUNS = "runs"
 SERIAL = ("serial", "synchronous", "sync")
+SCHEDULER_TIMEOUT = 10      # s to connect to a scheduler address before giving up
 RUN_NAME = re.compile(r"^(?P<model>\w+?)_sb(?P<sbits>\d+)_(?P<mode>[a-z_]+)_m(?P<member>\d{3,})\.nc$")
 
 
@@ -322,50 +323,64 @@ def write_json_atomic(obj: Any, path: Path) -> None:
 
 
 def read_manifest(outdir: Path | str) -> dict | None:
-    """The sweep manifest (``sweep.json``) of a sweep directory, or None if there is none."""
+    """The sweep manifest (``sweep.json``) of a sweep directory, or None if there is none.
+
+    ConfigError (one line) when it is not valid JSON: a truncated or edited file.
+    """
     path = Path(outdir) / MANIFEST
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("runs", {}), dict):
+            raise ValueError("not a lowprec sweep manifest (no table of runs)")
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ConfigError(f"{path}: cannot be read ({reason}). It is the sweep's record of its "
+                          "runs: restore it, or delete it (lowprec sweep finds the finished runs "
+                          "again from their files; failed runs are then run again).") from None
+    return manifest
 
 
 def run_file_status(path: Path) -> tuple[str | None, int | None]:
     """(lowprec_status, lowprec_blowup_step) of a run file, or (None, None) if unreadable/absent."""
+    status, step, _ = run_file_state(path)
+    return (None if status == "unreadable" else status), step
+
+
+def run_file_state(path: Path) -> tuple[str | None, int | None, str | None]:
+    """(status, blowup step, why unreadable) of a run file: status None when it is absent,
+    "unreadable" when it is not a readable netCDF file (truncated, corrupt)."""
     if not path.exists():
-        return None, None
+        return None, None, None
     try:
         import netCDF4
         with netCDF4.Dataset(path) as nc:
             attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
-    except Exception:                       # a truncated or foreign file is not finished
-        return None, None
+    except Exception as e:                  # noqa: BLE001 - a truncated or foreign file
+        from lowprec.harness.store import _short_reason
+        return "unreadable", None, _short_reason(e)
     step = attrs.get("lowprec_blowup_step")
     try:
         step = int(step) if step is not None and int(step) >= 0 else None
     except (TypeError, ValueError):
         step = None
     status = attrs.get("lowprec_status")
-    return (str(status) if status is not None else None), step
+    return (str(status) if status is not None else None), step, None
 
 
 @contextlib.contextmanager
 def _sweep_lock(outdir: Path) -> Iterator[None]:
-    """One sweep at a time per directory; the OS drops the lock if the process dies."""
+    """One sweep at a time per directory (``.sweep.lock``, removed when the sweep ends)."""
+    from lowprec.harness.store import output_lock
     try:
-        import fcntl
-    except ImportError:                     # not POSIX: no lock
-        yield
-        return
-    with open(outdir / ".sweep.lock", "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(f"{outdir} is in use by another running sweep; wait for it to finish "
-                              "or use another output directory") from None
-        try:
+        with output_lock(outdir / ".sweep", what="sweep"):
             yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    except ConfigError as e:
+        if "another sweep" not in str(e):
+            raise
+        raise ConfigError(f"{outdir} is in use by another running sweep; wait for it to finish "
+                          "or use another output directory") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,6 +444,14 @@ def preflight(exp: Any, keys: list[RunKey], restarts: list[Path] | None = None,
                    else make_emulator(checked))
             model = make_model(checked, emu)
             schedule(checked, model.dt, model.time_units, getattr(model, "OUTPUTS", None))
+            declared = tuple(getattr(emu, "declared_components", None)
+                             or getattr(model, "COMPONENTS", ()))
+            undeclared = sorted(set(checked.precision.components) - set(declared))
+            if undeclared:
+                raise ConfigError(f"precision.components.{undeclared[0]}: model "
+                                  f"{checked.model!r} does not use a component "
+                                  f"{undeclared[0]!r}; its components are: "
+                                  f"{', '.join(declared) or '(none)'}")
         except Exception as e:              # noqa: BLE001 - every reason a run cannot start
             text = str(e)
             if where and text.startswith(prefix):
@@ -439,6 +462,65 @@ def preflight(exp: Any, keys: list[RunKey], restarts: list[Path] | None = None,
             raise ConfigError(f"{prefix}run {key.name} (sbits {key.sbits}, mode {key.mode!r}) "
                               f"cannot start: {text}. No run was started; fix the experiment "
                               "(or the --set values) and start the sweep again.") from e
+
+
+def restart_spacing_warning(exp: Any, restarts: list[Path] | None, n_members: int) -> str | None:
+    """A warning when the members' restarts lie closer together than a run is long (else None).
+
+    A float64 member continues the spin-up's own trajectory bit for bit, so members started
+    from restarts ``gap`` steps apart share all but ``gap`` steps of their series: the
+    double-vs-double null then measures that overlap, not the spread the weather gives.
+    """
+    if not restarts or n_members < 2:
+        return None
+    import netCDF4
+
+    from lowprec.harness.config import make_model
+    from lowprec.harness.run import schedule
+    steps = []
+    for f in restarts[:n_members]:
+        with netCDF4.Dataset(f) as nc:
+            steps.append(int(nc.getncattr("lowprec_restart_step")))
+    gap = min(b - a for a, b in zip(steps, steps[1:]))
+    model = make_model(exp)
+    sched = schedule(exp, model.dt, model.time_units)
+    length = sched.interval_steps * sched.n_outputs
+    if gap >= length:
+        return None
+    return (f"[sweep] restarts: the members start {gap} steps apart, but a run is {length} steps "
+            f"long ({exp.run.length}); a float64 member continues the spin-up's trajectory bit "
+            "for bit, so the double-precision members share most of their series and the null "
+            "measures that overlap, not the weather's spread (every setting then looks "
+            "significant). Space the restarts at least a run length apart (`lowprec spinup "
+            "--restart-every`).")
+
+
+def check_axes(exp: Any, spec: SweepSpec) -> None:
+    """Refuse a sweep whose sbits (or modes) axis would vary nothing the model computes.
+
+    When every component of the model overrides ``sbits`` ([precision.components.NAME]), the
+    runs at sbits 6, 8, 10 ... are all computed at the components' sbits, and their files
+    would be filed under sbits values they never used; the same for ``mode``. A single-valued
+    axis whose value some component uses labels its runs truthfully and passes (a tune's
+    combined configuration: every component set, filed under the widest reduced sbits).
+    """
+    from lowprec.harness.config import get_model_class
+    cls = get_model_class(exp.model, getattr(exp, "source", None) or "")
+    declared = tuple(getattr(cls, "COMPONENTS", ()))
+    prefix = f"{exp.source}: " if getattr(exp, "source", None) else ""
+    for key in exp.precision.fixed_by_overrides(declared):
+        axis = "sbits" if key == "sbits" else "modes"
+        values = list(spec.sbits) if key == "sbits" else list(spec.modes)
+        used = {exp.precision.components[n][key] for n in declared}
+        if len(values) == 1 and values[0] in used:
+            continue    # one run label that some component does use (a tune's combined probe)
+        overrides = ", ".join(f"[precision.components.{n}] {key} = "
+                              f"{exp.precision.components[n][key]!r}" for n in declared)
+        raise ConfigError(f"{prefix}[sweep] {axis} = {values}: would vary nothing: every component "
+                          f"of model {exp.model!r} overrides {key} ({overrides}), so every run "
+                          f"would be computed at those and filed under {key} values it never "
+                          f"used. Remove the {key} override of at least one component (the ones "
+                          "left follow the sweep), or drop the overrides.")
 
 
 def design_warnings(spec: SweepSpec, alpha: float = 0.05) -> list[str]:
@@ -530,7 +612,7 @@ def _run_one(exp: Any, path: str) -> dict:
         status = run_member(exp, Path(path))
         error = tb = None
     except BaseException as e:              # noqa: BLE001 - recorded, reported, not swallowed
-        if isinstance(e, KeyboardInterrupt):
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):     # Ctrl-C, SIGTERM: stop the sweep
             raise
         status, error = "failed", f"{type(e).__name__}: {e}"
         tb = traceback.format_exc(limit=-8)
@@ -572,6 +654,20 @@ def _hms(seconds: float) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Execution
+
+def _connect(scheduler: Any) -> Any:
+    """A Client on a scheduler address (None for other schedulers): one line if unreachable."""
+    if not isinstance(scheduler, str) or scheduler in SERIAL or scheduler == "local":
+        return None
+    from distributed import Client
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as e:
+        reason = str(e).strip() or type(e).__name__
+        raise ConfigError(f"scheduler {scheduler!r}: cannot connect ({reason}); nothing was "
+                          "written. Is a dask scheduler running there (`dask scheduler`)? Omit "
+                          "the scheduler for a LocalCluster, or use 'serial'.") from None
+
 
 @contextlib.contextmanager
 def _client(scheduler: Any, workers: int | None, n_tasks: int) -> Iterator[Any]:
@@ -650,9 +746,27 @@ def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: in
     # handed (run outputs, restart files, [run] restart_from) is absolute.
     outdir = Path(os.path.abspath(outdir))
     keys = spec.runs(exp.model)
+    check_axes(exp, spec)                   # an sbits or modes axis that varies nothing
     preflight(exp, keys, restarts, outdir)  # every run's config, before a file or a cluster
     for line in design_warnings(spec):     # even when quiet: a sweep nobody can validate
         print(f"warning: {line}", file=sys.stderr, flush=True)
+    overlap = restart_spacing_warning(exp, restarts, spec.n_members)
+    if overlap:
+        print(f"warning: {overlap}", file=sys.stderr, flush=True)
+    client = _connect(scheduler)            # an address: reachable before anything is written
+    try:
+        return _run_sweep(exp, spec, keys, restarts, outdir, shown, client or scheduler, workers,
+                          quiet, retry_failed, on_run_done)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_sweep(exp: Any, spec: SweepSpec, keys: list[RunKey], restarts: list[Path] | None,
+               outdir: Path, shown: Path, scheduler: Any, workers: int | None, quiet: bool,
+               retry_failed: bool, on_run_done: Callable[[RunKey, dict], None] | None,
+               ) -> SweepResult:
+    """The sweep's runs under its lock: manifest, the runs to do, executed, recorded."""
     (outdir / RUNS).mkdir(parents=True, exist_ok=True)
     with _sweep_lock(outdir):
         manifest = _open_manifest(outdir, exp, spec, keys)
@@ -756,7 +870,7 @@ def _open_manifest(outdir: Path, exp: Any, spec: SweepSpec, keys: list[RunKey]) 
 # --------------------------------------------------------------------------------------------
 # Reading a sweep back
 
-def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
+def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Dataset":  # noqa: F821
     """One Dataset of a whole sweep: dims (sbits, mode, member, time, <model dims>).
 
     Variables written at a longer interval keep their own time dimension (``time_1d``, with its
@@ -773,7 +887,11 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
 
     ValidationInputError (lowprec.errors) when a run file does not belong with the others: another
     model or ``[params]`` than ``sweep.json`` says, another (sbits, mode, member) than its name,
-    or other variables or units than the first file (see :func:`check_run_files`).
+    or other variables or units than the first file (see :func:`check_run_files`); and when a
+    run file cannot be read (truncated, corrupt), naming it, unless ``skip_unreadable``: then
+    that run's status is ``unreadable`` (its values NaN) and the attribute
+    ``lowprec_unreadable_files`` lists them. A run that blew up before its first row of some
+    variable has no such variable (``lowprec_absent_variables``): NaN there.
     """
     import dask.array as da
     import xarray as xr
@@ -796,14 +914,25 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
 
     opened: dict[tuple[int, str, int], xr.Dataset] = {}
     files: dict[tuple[int, str, int], Path] = {}
+    unreadable: list[str] = []
     for k, rec in sorted(entries.items()):
         file = outdir / rec.get("file", f"{RUNS}/none")
-        status, step = run_file_status(file)
-        if status in FINISHED:
+        status, step, why = run_file_state(file)
+        if status == "unreadable":
+            unreadable.append(f"{file} ({why})")
+            rec["status"] = "unreadable"
+        elif status in FINISHED:
             opened[k], files[k] = xr.open_dataset(file, chunks={}), file
             rec["status"], rec["blowup_step"] = status, step
         elif rec.get("status") in FINISHED:
             rec["status"] = "pending"       # manifest said finished but the file is gone
+    if unreadable and not skip_unreadable:
+        from lowprec.errors import ValidationInputError
+        raise ValidationInputError(
+            f"{len(unreadable)} run file(s) of {outdir} unreadable: "
+            + "; ".join(unreadable) + ". Delete them and run `lowprec sweep` again to compute "
+            "them again, or go on without them (skip_unreadable=True; `lowprec validate "
+            "--skip-unreadable`).")
     if not opened:
         raise FileNotFoundError(f"{outdir}: no finished run files yet in {outdir / RUNS}")
     check_run_files(outdir, manifest, opened, files)
@@ -826,7 +955,7 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
     def run_array(k: tuple[int, str, int], name: str) -> Any:
         var = template[name]
         ds = opened.get(k)
-        if ds is None:
+        if ds is None or name not in ds:    # not run, or blown up before this variable's first row
             return da.full(var.shape, np.nan, dtype=np.float64, chunks=var.shape)
         data = ds[name].transpose(*var.dims).data.astype(np.float64)
         time_dim = next((d for d in var.dims if d in time_dims), None)
@@ -892,6 +1021,8 @@ def open_sweep(path: Path | str) -> "xr.Dataset":  # noqa: F821
     out.attrs["lowprec_control_members"] = [int(m) for m in controls]
     out.attrs["lowprec_competitor_members"] = [int(m) for m in competitors]
     out.attrs["lowprec_sweep"] = str(outdir)
+    if unreadable:
+        out.attrs["lowprec_unreadable_files"] = "; ".join(unreadable)
     return out
 
 
@@ -913,7 +1044,7 @@ def check_run_files(outdir: Path, manifest: Mapping, opened: Mapping[tuple[int, 
     than as a missing variable later.
     """
     from lowprec.errors import ValidationInputError
-    first = next(iter(opened))
+    first = max(opened, key=lambda k: len(opened[k].data_vars))
     ref_ds, ref_file = opened[first], files[first]
     model, params, source = manifest.get("model"), None, f"{outdir / MANIFEST}"
     if manifest.get("base_config"):
@@ -947,14 +1078,15 @@ def check_run_files(outdir: Path, manifest: Mapping, opened: Mapping[tuple[int, 
             value = attrs.get(attr)
             if value is not None and str(value) != str(expected):
                 problems.append(f"{attr} = {str(value)!r}, but its name says {str(expected)!r}")
-        names = set(ds.data_vars)
+        # a run that blew up before a variable's first row has none (store: no empty axes)
+        names = set(ds.data_vars) | set(str(attrs.get("lowprec_absent_variables", "")).split())
         if names != set(units):
             extra, absent = sorted(names - set(units)), sorted(set(units) - names)
             problems.append(f"variables differ from {ref_file.name}'s"
                             + (f"; it lacks {absent}" if absent else "")
                             + (f"; it has {extra} besides" if extra else ""))
         else:
-            for name in sorted(names):
+            for name in sorted(set(ds.data_vars)):
                 if ds[name].attrs.get("units") != units[name]:
                     problems.append(f"{name!r} has units {ds[name].attrs.get('units')!r}, "
                                     f"{ref_file.name} {units[name]!r}")

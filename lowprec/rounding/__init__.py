@@ -73,6 +73,10 @@ def round(x: T, fmt: Format | int | str | dict, mode: str = "nearest", *, seed: 
         if x.dtype not in (np.float64, np.float32):
             raise TypeError(f"lowprec.round rounds float64 or float32 arrays, got dtype "
                             f"{x.dtype}; convert with x.astype(np.float64)")
+        if not x.flags.writeable:
+            # numba would type a read-only array as another kind of array and fail to compile
+            # the kernel for it; the kernels only read x, so a writeable copy gives the same bits
+            x = x.copy()
         return run(x, fmt, code, seed, counter, offset).reshape(x.shape)
     if isinstance(x, (np.float64, np.float32)):
         data = np.asarray(x).reshape(1)
