@@ -241,8 +241,11 @@ class NativeArithmetic:
             return data.copy()
         if kind == "c":
             if self.dtype not in (np.float32, np.float64):
-                raise TypeError(f"{self!r} has no complex dtype; complex values need float32 or "
-                                f"float64, or backend 'emulated'")
+                raise NotEmulatedError(
+                    f"complex values have no {self.dtype.name} dtype under {self!r}: numpy's "
+                    f"complex types hold float32 or float64 parts, so a spectral model's "
+                    f"coefficients cannot stay in {self.dtype.name}. Use float32 (sbits=23, "
+                    f"ebits=8) natively, or backend 'emulated'.")
             return data.astype(np.result_type(self.dtype, np.complex64))
         if kind in "fiub" or data.dtype in (np.float64, np.float32):
             if data.dtype not in (np.float64, np.float32) or not data.flags.c_contiguous:
