@@ -213,7 +213,8 @@ def climate(params: GCMParams, spinup_days: int, days: int) -> dict[str, Any]:
     if totals:                                               # mm per day, zonal means
         water = {n: ((state.sums.total[n] - totals[n]) / days).mean(axis=-1) for n in totals}
         out["moist_summary"] = moist_summary(water["precipitation"], tr.latitude, tr.weights)
-        out["evaporation_global_mean"] = float(np.sum(water["evaporation"] * tr.weights) / 2)
+        for n in ("evaporation", "negative_water", "water_added"):
+            out[f"{n}_global_mean"] = float(np.sum(water[n] * tr.weights) / 2)
         out.update({f"{n}_zonal_mean_mm_per_day": w.tolist() for n, w in water.items()})
     return out
 
@@ -339,6 +340,7 @@ def run_climate(params: GCMParams, args: argparse.Namespace, result: dict[str, A
         print(f"  precipitation {key:<34}{value:>9.2f}")
     if "evaporation_global_mean" in c:
         print(f"  evaporation global mean (mm/day)       {c['evaporation_global_mean']:9.2f}")
+        print(f"  negative q filled, global mean (mm/day) {c['negative_water_global_mean']:9.4f}")
     result["climate"] = c
     write(result, args.out)
 
