@@ -100,6 +100,31 @@ def step_times(params: GCMParams, steps: int, repeats: int,
     return {name: run[2] for name, run in runs.items()}
 
 
+def moist_over_dry(truncation: int, steps: int, repeats: int) -> list[dict[str, Any]]:
+    """CPU time per step of physics="moist" ÷ "held_suarez", float64 and 10-sbit stochastic,
+    from interleaved blocks (one run, one load: the ratio carries to a quieter machine)."""
+    runs = {}
+    for physics in ("held_suarez", "moist"):
+        for name in ("float64", "stochastic"):
+            params = GCMParams(truncation=truncation, physics=physics)
+            runs[physics, name] = list(warm_model(params, arithmetics()[name](), steps=4)) + [[]]
+    for _ in range(repeats):
+        for run in runs.values():
+            model, state, times = run
+            t0 = time.process_time()
+            for _ in range(steps):
+                state = model.step(state)
+            times.append((time.process_time() - t0) / steps)
+            run[1] = state
+    out = []
+    for name in ("float64", "stochastic"):
+        dry = statistics.median(runs["held_suarez", name][2])
+        moist = statistics.median(runs["moist", name][2])
+        out.append({"arithmetic": name, "dry_ms": 1e3 * dry, "moist_ms": 1e3 * moist,
+                    "ratio": moist / dry})
+    return out
+
+
 def step_in_parts(model: GCM, s: LeapfrogState, clock: dict[str, float]) -> LeapfrogState:
     """model.step's recipe, part by part, adding each part's CPU seconds to `clock`."""
     emu, dyn, first = model.emu, model.dynamics, not s.started
@@ -292,6 +317,14 @@ def main() -> None:
               f"{r['years_per_hour_cpu']:>10.1f}{r['years_per_hour_wall']:>10.1f}"
               f"{r['target']:>8.0f}  {'yes' if r['met'] else 'NO'}")
     result["b3"] = b3
+
+    if args.physics == "moist":
+        ratios = moist_over_dry(params.truncation, args.steps, args.repeats)
+        print("\nmoist ÷ dry (Held–Suarez) step, CPU time, interleaved blocks")
+        print(f"{'arithmetic':<12}{'dry ms':>9}{'moist ms':>10}{'ratio':>8}")
+        for r in ratios:
+            print(f"{r['arithmetic']:<12}{r['dry_ms']:>9.2f}{r['moist_ms']:>10.2f}{r['ratio']:>8.2f}")
+        result["moist_over_dry"] = ratios
 
     # B6: the rpe-faithful policy (nearest, as rpe) and, for information, stochastic rounding
     b6 = []
