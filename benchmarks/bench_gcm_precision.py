@@ -14,10 +14,11 @@ Disk: the output file's growth per simulated day between the two runs, times 365
 a simulated year of output (zlib-compressed as written); the paper's sweep is 50 runs x 10 years
 of it, plus a restart file per run and per spin-up restart.
 
-Core-hours: from the measured B3 (benchmarks/results/gcm.json, written by bench_gcm.py: T31L8
-simulated years per hour on one core, float64 and 10-sbit stochastic) and B2's nearest ÷ float64
-step ratio, for the spin-up (one serial job), the 10 double runs, the 20 nearest and 20
-stochastic runs. Prints the table and writes benchmarks/results/gcm_precision.json.
+Core-hours: from a measured B3 (written by bench_gcm.py: T31L8 simulated years per hour on one
+core, float64 and 10-sbit stochastic) and B2's nearest ÷ float64 step ratio, for the spin-up (one
+serial job), the 10 double runs, the 20 nearest and 20 stochastic runs. --b3 names the JSON
+(default: results/gcm_moist.json for the experiment's physics = "moist" when it exists, else the
+dry core's results/gcm.json). Prints the table and writes benchmarks/results/gcm_precision.json.
 """
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, nargs=2, default=[10, 60])
     parser.add_argument("--mode", default="stochastic", choices=["nearest", "stochastic"])
     parser.add_argument("--quick", action="store_true", help="2 and 4 days (checks the script)")
+    parser.add_argument("--b3", type=Path, default=None, help="bench_gcm.py's JSON with B2 and B3")
     args = parser.parse_args()
     if args.quick:
         args.days = [2, 4]
@@ -108,7 +110,9 @@ def main() -> None:
     n_runs = PAPER["controls"] + PAPER["members"] + 8 * PAPER["members"]
     restarts = n_runs + PAPER["controls"] + PAPER["members"]     # one per run + the spin-up's
     disk = n_runs * PAPER["years"] * per_year + restarts * long_["restart_bytes"]
-    cost = core_hours(json.loads((RESULTS / "gcm.json").read_text()))
+    b3_file = args.b3 or default_b3()
+    cost = core_hours(json.loads(b3_file.read_text()))
+    cost["b3_file"] = str(b3_file)
     results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "python": platform.python_version(), "loadavg_at_start": load,
                "command": " ".join(sys.argv), "mode": args.mode, "runs": rows,
@@ -124,7 +128,8 @@ def main() -> None:
     print(f"peak {long_['days']} d / {short['days']} d: {results['peak_ratio']:.3f}")
     print(f"output per simulated year: {per_year / 1e6:.1f} MB; restart {long_['restart_bytes'] / 1e6:.2f} MB")
     print(f"paper sweep: {n_runs} runs x {PAPER['years']} years: {disk / 1e9:.1f} GB on disk")
-    print("core-hours from B3 (results/gcm.json of " + str(cost["b3_date"]) + "):")
+    print(f"core-hours from B3 ({b3_file.name} of {cost['b3_date']}, physics "
+          f"{json.loads(b3_file.read_text()).get('physics', 'held_suarez')}):")
     for k, h in cost["hours"].items():
         rate = cost["years_per_hour"].get(k, cost["years_per_hour"]["float64"])
         print(f"  {k:<11} {cost['runs'].get(k, 1):>3} runs at {rate:5.1f} yr/h: {h:6.1f} h")
@@ -139,6 +144,14 @@ def main() -> None:
 def load_variables() -> list[str]:
     import tomllib
     return tomllib.loads(CONFIG.read_text())["run"]["variables"]
+
+
+def default_b3() -> Path:
+    """The B3 of the experiment's physics when measured, else the dry core's."""
+    import tomllib
+    physics = tomllib.loads(CONFIG.read_text())["params"]["physics"]
+    moist = RESULTS / "gcm_moist.json"
+    return moist if physics == "moist" and moist.exists() else RESULTS / "gcm.json"
 
 
 if __name__ == "__main__":
