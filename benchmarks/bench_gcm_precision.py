@@ -18,7 +18,9 @@ Core-hours: from a measured B3 (written by bench_gcm.py: T31L8 simulated years p
 core, float64 and 10-sbit stochastic) and B2's nearest ÷ float64 step ratio, for the spin-up (one
 serial job), the 10 double runs, the 20 nearest and 20 stochastic runs. --b3 names the JSON
 (default: results/gcm_moist.json for the experiment's physics = "moist" when it exists, else the
-dry core's results/gcm.json). Prints the table and writes benchmarks/results/gcm_precision.json.
+dry core's results/gcm.json, scaled for the moist model by the moist ÷ dry CPU time per step,
+measured here at T31 from interleaved blocks). Prints the table and writes
+benchmarks/results/gcm_precision.json.
 """
 from __future__ import annotations
 
@@ -77,12 +79,20 @@ def measure_run(tmp: Path, days: int, mode: str) -> dict:
     return row
 
 
-def core_hours(gcm: dict) -> dict:
-    """The paper-size sweep's cost on one core per run, from B3 (and B2 for nearest)."""
+def core_hours(gcm: dict, moist_over_dry: dict | None = None) -> dict:
+    """The paper-size sweep's cost on one core per run, from B3 (and B2 for nearest).
+
+    moist_over_dry: {"float64": r, "stochastic": r}, CPU time per step of the moist ÷ the dry
+    model, to scale a dry B3 (nearest is scaled by the stochastic ratio: the physics' rounding
+    costs alike in both modes, so this errs towards more core-hours).
+    """
     b3 = {r["arithmetic"]: r["years_per_hour_cpu"] for r in gcm["b3"]}
     nearest_ratio = next(r["ratio"] for r in gcm["b2"] if r["mode"] == "nearest")
     rate = {"float64": b3["float64"], "nearest": b3["float64"] / nearest_ratio,
             "stochastic": b3["stochastic"]}
+    if moist_over_dry:
+        rate = {k: v / moist_over_dry["float64" if k == "float64" else "stochastic"]
+                for k, v in rate.items()}
     n_settings = 4                                  # sbits 8, 10, 12, 23, per mode
     runs = {"float64": PAPER["controls"] + PAPER["members"],
             "nearest": n_settings * PAPER["members"], "stochastic": n_settings * PAPER["members"]}
@@ -111,8 +121,18 @@ def main() -> None:
     restarts = n_runs + PAPER["controls"] + PAPER["members"]     # one per run + the spin-up's
     disk = n_runs * PAPER["years"] * per_year + restarts * long_["restart_bytes"]
     b3_file = args.b3 or default_b3()
-    cost = core_hours(json.loads(b3_file.read_text()))
+    b3 = json.loads(b3_file.read_text())
+    scale, ratios = None, None
+    if b3.get("physics", "held_suarez") != physics():
+        # a dry B3 for the moist experiment: scale it by the moist ÷ dry step time, measured
+        # here from interleaved blocks of one process (the ratio carries across loads)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_gcm import moist_over_dry
+        ratios = moist_over_dry(PAPER["truncation"], 10, 5)
+        scale = {r["arithmetic"]: r["ratio"] for r in ratios}
+    cost = core_hours(b3, scale)
     cost["b3_file"] = str(b3_file)
+    cost["moist_over_dry"] = ratios
     results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "python": platform.python_version(), "loadavg_at_start": load,
                "command": " ".join(sys.argv), "mode": args.mode, "runs": rows,
@@ -129,7 +149,9 @@ def main() -> None:
     print(f"output per simulated year: {per_year / 1e6:.1f} MB; restart {long_['restart_bytes'] / 1e6:.2f} MB")
     print(f"paper sweep: {n_runs} runs x {PAPER['years']} years: {disk / 1e9:.1f} GB on disk")
     print(f"core-hours from B3 ({b3_file.name} of {cost['b3_date']}, physics "
-          f"{json.loads(b3_file.read_text()).get('physics', 'held_suarez')}):")
+          f"{b3.get('physics', 'held_suarez')})" + ("" if not scale else
+          f" x moist/dry step time measured now (float64 {scale['float64']:.2f}, "
+          f"stochastic {scale['stochastic']:.2f})") + ":")
     for k, h in cost["hours"].items():
         rate = cost["years_per_hour"].get(k, cost["years_per_hour"]["float64"])
         print(f"  {k:<11} {cost['runs'].get(k, 1):>3} runs at {rate:5.1f} yr/h: {h:6.1f} h")
@@ -146,12 +168,15 @@ def load_variables() -> list[str]:
     return tomllib.loads(CONFIG.read_text())["run"]["variables"]
 
 
+def physics() -> str:
+    import tomllib
+    return tomllib.loads(CONFIG.read_text())["params"]["physics"]
+
+
 def default_b3() -> Path:
     """The B3 of the experiment's physics when measured, else the dry core's."""
-    import tomllib
-    physics = tomllib.loads(CONFIG.read_text())["params"]["physics"]
     moist = RESULTS / "gcm_moist.json"
-    return moist if physics == "moist" and moist.exists() else RESULTS / "gcm.json"
+    return moist if physics() == "moist" and moist.exists() else RESULTS / "gcm.json"
 
 
 if __name__ == "__main__":
