@@ -108,12 +108,19 @@ def main() -> None:
     parser.add_argument("--mode", default="stochastic", choices=["nearest", "stochastic"])
     parser.add_argument("--quick", action="store_true", help="2 and 4 days (checks the script)")
     parser.add_argument("--b3", type=Path, default=None, help="bench_gcm.py's JSON with B2 and B3")
+    parser.add_argument("--reuse-runs", action="store_true",
+                        help="take the runs' memory and file sizes from results/gcm_precision.json "
+                             "and recompute the rest (e.g. the core-hours from a new B3)")
     args = parser.parse_args()
     if args.quick:
         args.days = [2, 4]
     load = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench_gcm_precision_") as d:
-        rows = [measure_run(Path(d), days, args.mode) for days in args.days]
+    if args.reuse_runs:             # the memory and file figures of the last full run
+        earlier = json.loads((RESULTS / "gcm_precision.json").read_text())
+        rows, args.mode = earlier["runs"], earlier["mode"]
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench_gcm_precision_") as d:
+            rows = [measure_run(Path(d), days, args.mode) for days in args.days]
     short, long_ = rows
     per_day = (long_["file_bytes"] - short["file_bytes"]) / (long_["days"] - short["days"])
     per_year = per_day * 365
