@@ -7,7 +7,7 @@ the sweep needs on disk, and its cost in core-hours.
 Memory: peak resident memory (the child's ru_maxrss) of `lowprec run` on the experiment at T31,
 10 sbits, for each of --days, from rest, checkpointing every 10 simulated days so that the longer
 run really streams its output to disk in several appends. Output is streamed (a run holds at most
-store.WRITE_BYTES of rows), so the peaks of a short and a 6x longer run bound a 10-year member's
+store.WRITE_BYTES of rows), so the peaks of a short and a 6x longer run estimate a 10-year member's
 peak without running it for 10 years; their ratio says how flat it is (BENCHMARKS.md: +10 % from
 10 to 60 days, a step once the run has appended at a checkpoint, then +2 % from 60 to 180 days).
 
