@@ -188,17 +188,23 @@ def spinup(config: Any, outdir: str | Path, *, length: str | None = None,
 
     state = model.initial_state(member_seed(exp))
     diag_steps: list[int] = []
-    diag_values: dict[str, list[np.ndarray]] = {}
+    diag_values: dict[str, list[np.float64]] = {}
+    fields: set[str] = set()        # outputs with space dimensions, kept as their domain means
     written: list[Path] = []
 
     def record(step: int) -> None:
+        # Reduced at once: a spin-up of decades with fields kept whole would not fit in memory
         for name, value in model.diagnostics(state).items():
-            diag_values.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
+            value = np.asarray(value, dtype=np.float64)
+            if value.ndim:
+                fields.add(name)
+            diag_values.setdefault(name, []).append(value.reshape(-1).mean() if value.ndim
+                                                    else value[()])
         diag_steps.append(step)
 
     def save_diagnostics(status: str = "running", blowup_step: int = -1) -> None:
-        write_atomic(_diagnostics_dataset(model, exp, diag_steps, diag_values, written, total,
-                                          diag_every, status, blowup_step), diag_path)
+        write_atomic(_diagnostics_dataset(model, exp, diag_steps, diag_values, fields, written,
+                                          total, diag_every, status, blowup_step), diag_path)
 
     record(0)
     events = sorted(set(wanted) | set(range(diag_every, total + 1, diag_every)))
@@ -256,10 +262,12 @@ def _write_dated_restart(restart: Restart, path: Path, t: float, time_units: str
 
 
 def _diagnostics_dataset(model: Any, exp: Experiment, steps: list[int],
-                         values: dict[str, list[np.ndarray]], restarts: list[Path],
-                         total: int, every: int, status: str, blowup_step: int) -> xr.Dataset:
+                         values: dict[str, list[np.float64]], fields: set[str],
+                         restarts: list[Path], total: int, every: int, status: str,
+                         blowup_step: int) -> xr.Dataset:
     """The diagnostics so far; ``status``: running (rewritten at each restart date), complete,
-    or blown_up (at ``blowup_step``). The precision attributes are those of a run file's."""
+    or blown_up (at ``blowup_step``). ``values``: a scalar per record, the domain mean for the
+    names in ``fields``. The precision attributes are those of a run file's."""
     import lowprec
     t, t_attrs, t_enc = _time_values(np.asarray(steps, dtype=np.int64), model.dt, model.time_units,
                                      exp.run.time_encoding())
@@ -270,11 +278,10 @@ def _diagnostics_dataset(model: Any, exp: Experiment, steps: list[int],
     data_vars = {}
     for name, series in values.items():
         out = outputs.get(name)
-        stacked = np.stack(series)
+        stacked = np.asarray(series, dtype=np.float64)
         attrs = out.attrs() if out is not None else {}
         space = [d for d in (out.dims if out is not None else ()) if d != "time"]
-        if stacked.ndim > 1:
-            stacked = stacked.reshape(len(series), -1).mean(axis=1)
+        if name in fields:
             attrs["long_name"] = f"domain mean of {attrs.get('long_name', name)}"
             # The file has no (y, x) or (depth) dimension for cell_methods to name: the mean is
             # said in words (an unweighted mean over the grid points, not an area mean).
