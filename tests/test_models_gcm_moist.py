@@ -1,5 +1,5 @@
 """physics = "moist" in the GCM (TJ16 on the spectral core): the water budget over a day, exact
-restarts, precipitation's sign and its 6-hourly sums, the dry physics' zero, both rounding modes
+restarts, the time split, precipitation's sign and its 6-hourly sums, the dry physics' zero, both rounding modes
 at 10 sbits, the physics component's precision, CF output."""
 from __future__ import annotations
 
@@ -56,6 +56,28 @@ def test_column_water_changes_by_evaporation_minus_precipitation_over_a_day(rh):
     budget = total["evaporation"] - total["precipitation"] + total["water_added"]
     assert total["evaporation"] > 0.3 and (rh < 1 or total["precipitation"] > 0.3), total
     assert abs(change - budget) < 0.06, (change, budget, total)
+
+
+def test_the_physics_sees_the_previous_level_over_two_steps_and_the_first_step_over_one():
+    """The time split (moist_forcing.py): X^{n−1} and 2Δt in leapfrog steps, X^0 and Δt first."""
+    model = GCM(MOIST)
+    assert (model.forcing.euler.dt, model.forcing.leapfrog.dt) == (model.dt, 2 * model.dt)
+    seen = []
+    tendency = model.forcing.tendency
+
+    def spy(physical, first):
+        seen.append((np.array(physical.T), first))
+        return tendency(physical, first)
+    model.forcing.tendency = spy
+    start = model.initial_state(3)
+    state = integrate(model, start, 3)
+    model.step(state)
+    assert [first for _, first in seen] == [True, False, False, False]
+    T_seen = seen[-1][0]
+    T_before = model.grid_fields(replace(state, now=state.before))["T"]
+    T_now = model.grid_fields(state)["T"]
+    assert np.abs(T_seen - T_before).max() < 1e-9 < np.abs(T_seen - T_now).max()
+    assert np.abs(seen[0][0] - model.grid_fields(start)["T"]).max() < 1e-9
 
 
 def test_precipitation_is_non_negative_sums_to_the_total_and_is_zero_when_dry():
