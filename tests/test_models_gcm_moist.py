@@ -1,6 +1,6 @@
 """physics = "moist" in the GCM (TJ16 on the spectral core): the water budget over a day, exact
-restarts, the time split, precipitation's sign and its 6-hourly sums, the dry physics' zero, both rounding modes
-at 10 sbits, the physics component's precision, CF output."""
+restarts, the time split, precipitation's sign and its 6-hourly sums, the dry physics' zero,
+both rounding modes at 10 sbits, the physics component's precision, CF output."""
 from __future__ import annotations
 
 import sys
