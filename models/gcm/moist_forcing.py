@@ -29,6 +29,9 @@ Relaxation: TJ16's modified Held–Suarez forcing, T_max = 294 K and ΔT_y = 65 
 (σ_b, k_f, k_a, k_s, T_min, Δθ_z), applied inside the time-split physics (after the boundary
 layer), so also at X^{n−1}. The physical constants g, R_d, c_p = R/κ and p0 are the core's.
 
+The dynamics stay dry: q acts only through the physics (no virtual temperature in the
+hydrostatic equation or the pressure gradient; precipitation and evaporation change q, not p_s).
+
 Humidity is spectral, as the core's tracers are: it is advected by the same transforms as T′
 (the core has no grid-point advection scheme to give it), conserving the global mean to the
 transforms' accuracy. Spectral truncation leaves small negative q (Gibbs ripples at sharp
