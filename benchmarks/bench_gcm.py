@@ -85,10 +85,12 @@ def warm_model(params: GCMParams, emu: Any, steps: int = 20) -> tuple[GCM, Leapf
     return model, state
 
 
-def step_times(params: GCMParams, steps: int, repeats: int,
-               makers: dict[str, Callable[[], Any]]) -> dict[str, list[float]]:
-    """CPU seconds per step of each arithmetic: `repeats` blocks of `steps`, interleaved."""
-    runs = {name: list(warm_model(params, make(), steps=4)) + [[]] for name, make in makers.items()}
+def step_times(params: GCMParams | dict[Any, GCMParams], steps: int, repeats: int,
+               makers: dict[Any, Callable[[], Any]]) -> dict[Any, list[float]]:
+    """CPU seconds per step of each arithmetic: `repeats` blocks of `steps`, interleaved.
+    params: one for all, or one per maker."""
+    runs = {name: list(warm_model(params[name] if isinstance(params, dict) else params, make(),
+                                  steps=4)) + [[]] for name, make in makers.items()}
     for _ in range(repeats):
         for run in runs.values():
             model, state, times = run
@@ -103,23 +105,14 @@ def step_times(params: GCMParams, steps: int, repeats: int,
 def moist_over_dry(truncation: int, steps: int, repeats: int) -> list[dict[str, Any]]:
     """CPU time per step of physics="moist" ÷ "held_suarez", float64 and 10-sbit stochastic,
     from interleaved blocks (one run, one load: the ratio carries to a quieter machine)."""
-    runs = {}
-    for physics in ("held_suarez", "moist"):
-        for name in ("float64", "stochastic"):
-            params = GCMParams(truncation=truncation, physics=physics)
-            runs[physics, name] = list(warm_model(params, arithmetics()[name](), steps=4)) + [[]]
-    for _ in range(repeats):
-        for run in runs.values():
-            model, state, times = run
-            t0 = time.process_time()
-            for _ in range(steps):
-                state = model.step(state)
-            times.append((time.process_time() - t0) / steps)
-            run[1] = state
+    keys = [(physics, name) for physics in ("held_suarez", "moist")
+            for name in ("float64", "stochastic")]
+    times = step_times({k: GCMParams(truncation=truncation, physics=k[0]) for k in keys}, steps,
+                       repeats, {k: arithmetics()[k[1]] for k in keys})
     out = []
     for name in ("float64", "stochastic"):
-        dry = statistics.median(runs["held_suarez", name][2])
-        moist = statistics.median(runs["moist", name][2])
+        dry = statistics.median(times["held_suarez", name])
+        moist = statistics.median(times["moist", name])
         out.append({"arithmetic": name, "dry_ms": 1e3 * dry, "moist_ms": 1e3 * moist,
                     "ratio": moist / dry})
     return out

@@ -1,6 +1,6 @@
 """physics = "moist" in the GCM (TJ16 on the spectral core): the water budget over a day, exact
-restarts, precipitation's sign and its 6-hourly sums, the dry physics' zero, both rounding modes
-at 10 sbits, the physics component's precision, CF output."""
+restarts, the time split, precipitation's sign and its 6-hourly sums, the dry physics' zero,
+both rounding modes at 10 sbits, the physics component's precision, CF output."""
 from __future__ import annotations
 
 import sys
@@ -56,6 +56,44 @@ def test_column_water_changes_by_evaporation_minus_precipitation_over_a_day(rh):
     budget = total["evaporation"] - total["precipitation"] + total["water_added"]
     assert total["evaporation"] > 0.3 and (rh < 1 or total["precipitation"] > 0.3), total
     assert abs(change - budget) < 0.06, (change, budget, total)
+
+
+def test_the_moist_physics_takes_tj16_s_relaxation_and_the_core_s_constants():
+    """T_eq's latitude part is 294 K − 65 K sin²φ (not Held–Suarez's 315, 60), overridable; g,
+    R_d, c_p = R/κ and p0 are the core's; the initial q is half of saturation at T_ref."""
+    model = GCM(MOIST)
+    sinlat = model.transform64.mu[:, None]
+    physics = model.forcing.leapfrog
+    assert np.allclose(physics.relaxation.T_lat, 294.0 - 65.0 * sinlat ** 2, rtol=0, atol=1e-12)
+    p = physics.params
+    assert (p.g, p.R_d, p.c_p, p.p0) == (9.81, 287.0, 1004.5, 1e5)
+    other = GCM(replace(MOIST, moist_T_max=300.0, moist_dT_y=50.0))
+    assert np.allclose(other.forcing.euler.relaxation.T_lat, 300.0 - 50.0 * sinlat ** 2)
+    half = GCM(replace(MOIST, initial_relative_humidity=0.5)).forcing.initial_tracers()["q"]
+    full = model.forcing.initial_tracers()["q"]
+    assert np.allclose(half, 0.5 * full) and 0.009 < full[-1].max() < 0.012   # ~288 K, 950 hPa
+
+
+def test_the_physics_sees_the_previous_level_over_two_steps_and_the_first_step_over_one():
+    """The time split (moist_forcing.py): X^{n−1} and 2Δt in leapfrog steps, X^0 and Δt first."""
+    model = GCM(MOIST)
+    assert (model.forcing.euler.dt, model.forcing.leapfrog.dt) == (model.dt, 2 * model.dt)
+    seen = []
+    tendency = model.forcing.tendency
+
+    def spy(physical, first):
+        seen.append((np.array(physical.T), first))
+        return tendency(physical, first)
+    model.forcing.tendency = spy
+    start = model.initial_state(3)
+    state = integrate(model, start, 3)
+    model.step(state)
+    assert [first for _, first in seen] == [True, False, False, False]
+    T_seen = seen[-1][0]
+    T_before = model.grid_fields(replace(state, now=state.before))["T"]
+    T_now = model.grid_fields(state)["T"]
+    assert np.abs(T_seen - T_before).max() < 1e-9 < np.abs(T_seen - T_now).max()
+    assert np.abs(seen[0][0] - model.grid_fields(start)["T"]).max() < 1e-9
 
 
 def test_precipitation_is_non_negative_sums_to_the_total_and_is_zero_when_dry():

@@ -38,8 +38,8 @@ import lowprec
 from models.base import FLOAT64
 from models.gcm.boundary_layer import BoundaryLayerDiffusion
 from models.gcm.condensation import LargeScaleCondensation, Saturation
-from models.gcm.moist_physics import (PRECIPITATION_OUTPUT, HeldSuarezRelaxation, MoistPhysics,
-                                      MoistPhysicsParams, RelaxationParams)
+from models.gcm.moist_physics import (HeldSuarezRelaxation, MoistPhysics, MoistPhysicsParams,
+                                      RelaxationParams)
 from models.gcm.surface_fluxes import SurfaceFluxes, sea_surface_temperature
 from models.gcm.tridiagonal import tridiagonal_solve
 
@@ -491,10 +491,3 @@ def test_bad_shapes_and_params_are_clear_value_errors():
         MoistPhysicsParams(C_E=-1.0)
     with pytest.raises(ValueError, match="sigma_b"):
         RelaxationParams(sigma_b=1.5)
-
-
-def test_precipitation_output_is_cf_accumulation_in_mm():
-    assert PRECIPITATION_OUTPUT.attrs() == {
-        "units": "mm", "standard_name": "lwe_thickness_of_precipitation_amount",
-        "cell_methods": "time: sum",
-        "long_name": "large-scale precipitation accumulated over the output interval"}

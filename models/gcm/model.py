@@ -153,7 +153,8 @@ FIELDS = ("vor", "div", "temp", "lnps")
 
 @register("gcm")
 class GCM:
-    """Spectral primitive-equation model with Held–Suarez forcing (package docstring).
+    """Spectral primitive-equation model with Held–Suarez, TJ16 moist or no forcing (package
+    docstring).
 
     ``GCM(GCMParams(truncation=21), emu)``; ``dt`` is in seconds.
     """

@@ -5,11 +5,13 @@ and every step the column physics (condensation, bulk surface fluxes from the pr
 boundary-layer diffusion of θ and q, TJ16's modified Held–Suarez relaxation and HS friction)
 turns the grid state into tendencies of u, v, T and q.
 
-Time stepping (a time split over the leapfrog's 2Δt, as the Eulerian spectral CAM's physics).
-The column physics is a sequence of adjustments, several implicit and fast (the surface exchange
-relaxes the lowest level on z_a/(C_E|v_a|) ≈ 15 min, shorter than Δt). Evaluated at X^n and
-applied over 2Δt, damping that fast excites the leapfrog's computational mode (amplification
-≈ 1 + kΔt per step), which the RAW filter cannot hold. So it is evaluated at the previous level:
+Time stepping (a time split over the leapfrog's 2Δt). The column physics is a sequence of
+adjustments, several implicit and some fast: condensation removes a step's supersaturation at
+once, and the surface exchange relaxes the lowest level on z_a/(C_E|v_a|), about 3 h at
+10 m s⁻¹ (z_a ≈ 450 m), so k Δt reaches 0.2–0.5 at T31. Evaluated at X^n and applied over 2Δt,
+damping at a rate k excites the leapfrog's computational mode, which then grows by about 1 + kΔt
+per step, far more than the RAW filter (ν = 0.05) removes. So it is evaluated at the previous
+level:
 
     X_phys = Physics_{2Δt}(X^{n−1}),   F_phys = (X_phys − X^{n−1}) / (2Δt)
     X^{n+1} = X^{n−1} + 2Δt (F_dyn(X^n) + F_phys)
@@ -28,6 +30,9 @@ Relaxation: TJ16's modified Held–Suarez forcing, T_max = 294 K and ΔT_y = 65 
 ``moist_T_max``, ``moist_dT_y``), with HS's other constants shared with the dry core's parameters
 (σ_b, k_f, k_a, k_s, T_min, Δθ_z), applied inside the time-split physics (after the boundary
 layer), so also at X^{n−1}. The physical constants g, R_d, c_p = R/κ and p0 are the core's.
+
+The dynamics stay dry: q acts only through the physics (no virtual temperature in the
+hydrostatic equation or the pressure gradient; precipitation and evaporation change q, not p_s).
 
 Humidity is spectral, as the core's tracers are: it is advected by the same transforms as T′
 (the core has no grid-point advection scheme to give it), conserving the global mean to the

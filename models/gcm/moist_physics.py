@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import FLOAT64, Arithmetic, Output
+from models.base import FLOAT64, Arithmetic
 from models.gcm.boundary_layer import BoundaryLayerDiffusion
 from models.gcm.condensation import LargeScaleCondensation
 from models.gcm.surface_fluxes import SurfaceFluxes
@@ -194,14 +194,6 @@ class MoistPhysicsStep:
     evaporation: Any        # net water from the sea surface into the column, mm (< 0: dew)
     negative_water: Any     # negative humidity removed by the fill, mm (≥ 0; redistributed)
     water_added: Any        # water created by zeroing wholly negative columns, mm (≥ 0)
-
-
-# The 6-hourly output the integration accumulates from MoistPhysicsStep.precipitation (a sum of
-# the steps' amounts over each 6-hour window; CF: a "time: sum" with time bounds).
-PRECIPITATION_OUTPUT = Output(
-    "precipitation", ("time", "lat", "lon"), units="mm",
-    standard_name="lwe_thickness_of_precipitation_amount", cell_methods="time: sum",
-    long_name="large-scale precipitation accumulated over the output interval")
 
 
 class MoistPhysics:
