@@ -211,3 +211,13 @@ def test_moist_output_file_is_cf_compliant_and_sums_precipitation(tmp_path):
     assert np.allclose(ds["precip"].values.sum(axis=0), direct.sums.total["precipitation"],
                        rtol=1e-6, atol=1e-6)
     assert cf_failures(path) == {}
+
+
+@pytest.mark.parametrize("physics, water", [("held_suarez", False), ("moist", True)])
+def test_runs_without_a_variables_list_write_water_only_when_moist(tmp_path, physics, water):
+    # A dry run would otherwise carry a (time, lev, lat, lon) field of zeros as q.
+    from lowprec.harness.run import run
+    ds = run({"model": "gcm", "params": {"truncation": 21, "physics": physics},
+              "run": {"length": "6 hours", "output_interval": "6 hours"}}, tmp_path / "r.nc")
+    assert {"u", "v", "T", "ps", "T_lowest"} <= set(ds.data_vars)
+    assert ("precip" in ds.data_vars, "q" in ds.data_vars) == (water, water)

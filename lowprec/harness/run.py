@@ -571,7 +571,8 @@ def _plan(exp: Experiment, out_path: Path | None, restart_path: Path | None,
     record = PrecisionRecord.of(exp, declared)
     for text in record.warnings(exp):
         warnings.warn(text, PrecisionWarning, stacklevel=3)
-    names = list(exp.run.variables or [o.name for o in model.OUTPUTS])
+    default = getattr(model, "default_outputs", None)     # else every output the model has
+    names = list(exp.run.variables or (default() if default else [o.name for o in model.OUTPUTS]))
     state_bytes = sum(8 * math.prod(s) for s in all_shapes.values())
     plan = _Plan(exp, emu, model, sched, record, names, all_shapes, out_path, restart_path, None,
                  show)

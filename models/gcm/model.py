@@ -384,6 +384,12 @@ class GCM:
         out.update(zip(names, tracers))
         return out
 
+    def default_outputs(self) -> tuple[str, ...]:
+        """What a run writes when ``[run] variables`` is not given: a dry physics has no water,
+        so no precipitation and no specific humidity (a zero (lev, lat, lon) field per output)."""
+        dry = () if self.params.physics == "moist" else ("precip", "q")
+        return tuple(o.name for o in self.OUTPUTS if o.name not in dry)
+
     def diagnostics(self, state: LeapfrogState) -> dict[str, np.ndarray]:
         """Output name -> float64 array (in OUTPUTS order), computed in float64."""
         g = self.grid_fields(state)
