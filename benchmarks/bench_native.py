@@ -83,19 +83,28 @@ def step_times(make: Callable[[Any, str], Any], fmt: str, steps: int, warmup: in
     runs = {}
     for name, arith in arithmetics.items():
         model = make(arith, fmt)
-        state = model.initial_state(0)
+        runs[name] = (model, model.initial_state(0))
+    return interleaved_times(runs, steps, warmup, repeats, time.perf_counter)
+
+
+def interleaved_times(runs: dict[str, tuple[Any, Any]], steps: int, warmup: int, repeats: int,
+                      clock: Callable[[], float]) -> dict[str, float]:
+    """name -> (model, state): median `clock` seconds per step over `repeats` blocks of `steps`,
+    the models' blocks interleaved, after `warmup` steps each."""
+    timed = {}
+    for name, (model, state) in runs.items():
         for _ in range(warmup):
             state = model.step(state)
-        runs[name] = [model, state, []]
+        timed[name] = [model, state, []]
     for _ in range(repeats):
-        for run in runs.values():
+        for run in timed.values():
             model, state, times = run
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(steps):
                 state = model.step(state)
-            times.append((time.perf_counter() - t0) / steps)
+            times.append((clock() - t0) / steps)
             run[1] = state
-    return {name: statistics.median(run[2]) for name, run in runs.items()}
+    return {name: statistics.median(run[2]) for name, run in timed.items()}
 
 
 def multiply_ns(repeats: int, n: int = 1_000_000) -> dict[str, float]:
@@ -246,19 +255,8 @@ def gcm_step_times(start: dict[str, np.ndarray], steps: int, repeats: int) -> di
     runs = {}
     for name in ("float64", "native", "fused"):
         model = GCM(gcm_params(), arith[name])
-        state = model.state_from_arrays(start)
-        for _ in range(2):
-            state = model.step(state)
-        runs[name] = [model, state, []]
-    for _ in range(repeats):
-        for run in runs.values():
-            model, state, times = run
-            t0 = time.process_time()
-            for _ in range(steps):
-                state = model.step(state)
-            times.append((time.process_time() - t0) / steps)
-            run[1] = state
-    return {name: statistics.median(run[2]) for name, run in runs.items()}
+        runs[name] = (model, model.state_from_arrays(start))
+    return interleaved_times(runs, steps, 2, repeats, time.process_time)
 
 
 def gcm_section(spinup_days: float, checkpoints: list[int], repeats: int) -> dict[str, Any]:
