@@ -120,6 +120,28 @@ def test_sweep_needs_one_restart_per_member(spun, tmp_path):
         sweep(sw(restarts=3), tmp_path / "s", scheduler="serial", quiet=True)
 
 
+def test_restarts_written_before_a_parameter_existed_match_it_at_its_default(spun, tmp_path):
+    # A parameter added to the model later (here c_D, removed from the recorded config) takes
+    # its default: the restart still belongs to the experiment unless that one sets it otherwise.
+    import shutil
+    import tomllib
+    import tomli_w
+    from lowprec.harness.spinup import find_restarts
+    out, result = spun
+    old = tmp_path / "old_restart.nc"
+    shutil.copy(result.restarts[0], old)
+    with netCDF4.Dataset(old, "a") as nc:
+        config = tomllib.loads(nc.getncattr("lowprec_config"))
+        del config["params"]["c_D"]
+        nc.setncattr("lowprec_config", tomli_w.dumps(config))
+    exp = load_config(sw())
+    assert find_restarts([old], model="shallow_water", params=exp.params) == [old]
+    other = sw()
+    other["params"]["c_D"] = 2e-5
+    with pytest.raises(ConfigError, match="other model parameters .c_D"):
+        find_restarts([old], model="shallow_water", params=load_config(other).params)
+
+
 def test_low_precision_from_float64_restart_is_seeded_by_member(spun, tmp_path):
     out, result = spun
     restart = result.restarts[1]
@@ -193,3 +215,23 @@ def test_spinup_command_prints_paths(tmp_path):
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "--overwrite" in again.output
     assert "restart" in CliRunner().invoke(main, ["spinup", "--help"]).output
+
+
+def test_a_run_from_a_restart_written_before_a_parameter_existed(spun, tmp_path):
+    # The same through `restart_from`: the recorded config lacks c_D, the run leaves it default.
+    import shutil
+    import tomllib
+    import tomli_w
+    out, result = spun
+    old = tmp_path / "old_restart.nc"
+    shutil.copy(result.restarts[0], old)
+    with netCDF4.Dataset(old, "a") as nc:
+        config = tomllib.loads(nc.getncattr("lowprec_config"))
+        del config["params"]["c_D"]
+        nc.setncattr("lowprec_config", tomli_w.dumps(config))
+    cfg = sw()
+    cfg["run"]["length"] = "6 hours"
+    assert run(cfg, restart_from=old)["u"].sizes["time"] >= 1
+    cfg["params"]["c_D"] = 2e-5
+    with pytest.raises(ConfigError, match="parameters differ in c_D"):
+        run(cfg, restart_from=old)

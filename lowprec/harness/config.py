@@ -538,6 +538,18 @@ def _validate(data: dict, where: str) -> Experiment:
                       sweep=None if sweep is None else dict(sweep), raw=data, source=where or None)
 
 
+def recorded_params(model: str | None, recorded: dict) -> dict:
+    """The [params] a file recorded (a restart's), resolved as today's experiments are: the
+    parameters added to the model since it was written take their defaults, so a file written
+    before they existed still belongs to an experiment that leaves them at the defaults."""
+    if model is None:
+        return recorded
+    try:
+        return _validate_params(get_model_class(model), dict(recorded), "")
+    except ConfigError:         # a parameter the model no longer has: compared as recorded
+        return recorded
+
+
 def _validate_params(cls: type, given: dict, where: str) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(cls.Params)}
     for key, value in given.items():

@@ -94,7 +94,7 @@ import xarray as xr
 from lowprec.errors import ConfigError
 from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning, date_attrs,
                                     interval_ratio, load_config, make_arithmetic, make_model, member_seed,
-                                    parse_duration, whole_ratio)
+                                    parse_duration, recorded_params, whole_ratio)
 from lowprec.harness.interrupts import STOPS, Interrupted, StopSignals, Terminated
 from lowprec.harness.output import Outputs, restart_layout
 from lowprec.harness.progress import Progress, ProgressInfo
@@ -594,7 +594,7 @@ def _read_restart_from(exp: Experiment, path: Path) -> Restart:
     if r.model != exp.model:
         raise ConfigError(f"{where}restart_from = {str(path)!r}: written by model {r.model!r}, "
                           f"not {exp.model!r}.")
-    old = tomllib.loads(r.config).get("params", {})
+    old = recorded_params(exp.model, tomllib.loads(r.config).get("params", {}))
     if old != exp.params:
         diff = sorted(k for k in set(old) | set(exp.params) if old.get(k) != exp.params.get(k))
         raise ConfigError(f"{where}restart_from = {str(path)!r}: its model parameters differ in "

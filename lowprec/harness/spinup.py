@@ -58,7 +58,7 @@ import xarray as xr
 
 from lowprec.errors import BlowUpError, ConfigError
 from lowprec.harness.config import (DAY, Experiment, Precision, load_config, make_model,
-                                    member_seed)
+                                    member_seed, recorded_params)
 from lowprec.harness.output import restart_layout
 from lowprec.harness.progress import Progress, ProgressInfo
 from lowprec.harness.run import _time_values, _whole_steps
@@ -376,7 +376,8 @@ def find_restarts(source: str | Path | Iterable[str | Path], *, model: str | Non
             raise ConfigError(f"{prefix}{str(f)!r} was written by model "
                               f"{attrs.get('lowprec_model')!r}, not {model!r}.")
         if params is not None:
-            old = tomllib.loads(str(attrs.get("lowprec_config", ""))).get("params", {})
+            old = recorded_params(model, tomllib.loads(str(attrs.get("lowprec_config", "")))
+                                  .get("params", {}))
             if old != dict(params):
                 diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
                 raise ConfigError(f"{prefix}{str(f)!r} has other model parameters "
