@@ -117,6 +117,18 @@ def test_blocks_are_whole_chunks_of_the_files_within_the_budget():
     assert blocks == [lat, (70, 26)]
 
 
+def test_long_runs_are_chunked_over_fewer_points():
+    from lowprec.harness.store import CHUNK_POINTS, COLUMN_BYTES, chunk_points, chunk_shape
+    # short runs: CHUNK_POINTS, as before; 10 years of 6-hourly output on T31: 35 points
+    assert chunk_shape((48, 96), 100, 1000) == (100, 5, 96)
+    assert chunk_shape((48, 96), 455, 14_600) == (455, 1, 35)
+    for rows in (1, 1000, 14_600, 10**6, 10**8):
+        points = chunk_points(rows)
+        assert 1 <= points <= CHUNK_POINTS
+        assert points * rows * 8 <= COLUMN_BYTES or points == 1    # a column within the bound
+        assert points == CHUNK_POINTS or (points + 1) * rows * 8 > COLUMN_BYTES   # and no smaller
+
+
 def _block_sizes(monkeypatch) -> list[int]:
     sizes: list[int] = []
     scan = ensemble._scan_block
@@ -137,6 +149,10 @@ def test_memory_is_bounded_by_the_budget_not_by_the_run_length(tmp_path, monkeyp
     design = dict(nlat=16, nlon=32, controls=2, members=2, sbits=(10,), modes=("nearest",))
     short = _make(tmp_path / "short", days=25, **design)
     long = _make(tmp_path / "long", days=100, **design)
+    import netCDF4
+    with netCDF4.Dataset(next((long / "runs").glob("*_sb10_nearest_m00?.nc"))) as nc:
+        rows, *points = nc["precip"].chunking()
+        assert np.prod(points) * len(nc.dimensions["time"]) * 8 <= store.COLUMN_BYTES
     sizes = _block_sizes(monkeypatch)
     memory = 2_000_000
     peaks, data_bytes, largest = {}, {}, {}
