@@ -188,3 +188,10 @@ def test_the_command_line_takes_a_memory_budget(sweep, tmp_path):
     (sweep / "validation.nc").unlink()
     result = CliRunner().invoke(main, ["validate", str(sweep), "--memory", "lots"])
     assert result.exit_code != 0 and "--memory" in result.output and "4GiB" in result.output
+
+
+def test_open_sweep_leaves_the_netcdf_chunk_cache_default_as_it_was(sweep):
+    import netCDF4
+    before = netCDF4.get_chunk_cache()
+    open_sweep(sweep).close()
+    assert netCDF4.get_chunk_cache() == before

@@ -18,7 +18,14 @@ validation.significance for the p-values and validation.weighting for the global
 Parallelism: the points are cut into blocks of about 16 MB of input (every run and sample of a
 point in one block) and a dask scheduler runs the blocks, threads by default (the sort and the
 compiled pair loop release the GIL). Each block is copied once, sorted in place, and read once
-for the run status, the means and all pairs.
+for the run status, the means, all pairs and the W(t) windows (prefixes copied and sorted
+before the main sort).
+
+Out of core: when the data are dask-backed (open_sweep's, read from the run files when
+computed), the blocks are whole chunks of the files along the space dims (the harness chunks
+long runs over few points: lowprec.harness.store), as large as `memory` allows, computed a few
+at a time and reduced as they come. Each chunk of each file is then read once, and the memory
+held is about `memory` (a sweep of 10-year runs: hundreds of MB a block), not the sweep's size.
 
 A run with NaN or inf anywhere (a blow-up) is flagged in `blown_up(sbits, mode, member)` and
 its setting's distances are NaN: a blown-up member is never averaged into a distance. When the
