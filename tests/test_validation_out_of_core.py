@@ -80,6 +80,9 @@ def test_out_of_core_distances_agree_with_scipy(sweep):
                                 for c in controls for m in members])
             got = float(out["w1_T_lowest"].sel(sbits=sbits, mode=mode).isel(lat=i, lon=j))
             assert got == pytest.approx(expected, rel=1e-12)
+    # the state at the last output, mean over the members: from the same pass
+    last = data.isel(time=-1).sel(sbits=10, mode="stochastic", member=members).mean("member")
+    np.testing.assert_array_equal(out["final_mean_T_lowest"].sel(sbits=10, mode="stochastic"), last)
     # W(t) over the first 20 outputs: the global mean (cos-latitude weights) of scipy's distances
     first = data.isel(time=slice(0, 20))
     ref = first.sel(sbits=52, mode="nearest")

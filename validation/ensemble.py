@@ -210,6 +210,8 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
         by_window.append(pairs_of(prefix, competitor_rows).reshape(pair_shape))
         del prefix
     samples = data[:, :, start * n_pool:stop * n_pool]       # rows stay contiguous
+    # the last sample: the state at the last output (no pool dims); before the in-place sort
+    final = data[:, :, -1].copy()
     if with_status:     # before the sort: needs time order. (einsum: no BLAS, which skips 0·NaN)
         series = samples.reshape(n_points, n_rows, stop - start, n_pool)
         weighted = np.einsum("p,prtq->rt", weights.reshape(n_points), series) / n_pool
@@ -230,7 +232,6 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
         present |= ~np.isnan(spun).all(axis=-1)
         complete &= np.isfinite(spun).all(axis=-1)
     means = samples.mean(axis=-1)
-    final = data[:, :, -1]      # the last sample: the state at the last output, without pool dims
     per_point = (pairs,) + tuple(a.reshape(lead + setting_shape)
                                  for a in (present, complete, means, final))
     if control_pairs:
