@@ -174,9 +174,11 @@ def test_memory_is_bounded_by_the_budget_not_by_the_run_length(tmp_path, monkeyp
     budget = memory // ensemble.BLOCK_COPIES        # one block at a time (synchronous)
     assert largest["short"] <= budget and largest["long"] <= budget
     assert data_bytes["long"] == 4 * data_bytes["short"] > 8 * budget
-    # The peak follows the block, not the data: 4x the data, far less than 4x the peak; and
-    # well under the data's size (an in-memory validation holds it all, and copies of it).
-    assert peaks["long"] < 1.5 * peaks["short"], (peaks, data_bytes)
+    # The peak follows the block, not the data: 4x the data, far less than 4x the peak (a
+    # validator holding the data would take >= 4x; measured 1.2-1.7x: fixed costs, such as
+    # what dask and xarray keep per variable, differ between the two); and well under the
+    # data's size (an in-memory validation holds it all, and copies of it).
+    assert peaks["long"] < 2.5 * peaks["short"], (peaks, data_bytes)
     assert peaks["long"] < data_bytes["long"] / 2, (peaks, data_bytes)
 
 
