@@ -17,8 +17,19 @@
 4. Transcendental functions: numpy's float32 and float16 exp, log, sin, cos and x**(2/7) on
    10**6 values of the format, against lowprec.round of numpy's float64 result (correctly
    rounded except in cases rarer than 2**-28): the share that differs.
+5. The GCM (Held–Suarez, T21, 8 levels), the one model with compound operations in its step
+   (Legendre matmuls, FFTs, vertical sums) and transcendental functions (log, (p/p0)^κ): from
+   one float64 state spun up `--gcm-spinup-days` from rest, N steps (`--gcm-steps`) each in
+   float64, native float32 and the emulator at Format(23, 8) nearest with the fused and the
+   sequential policy. Normwise difference of vorticity, temperature and ln p_s (the current
+   leapfrog level, spectral coefficients) between every pair, relative to the float64 field's
+   norm, and each float32 pair as a multiple of the native-vs-float64 difference. And B2 for
+   the GCM: native float32 (and emulated fused) step time ÷ float64 step time.
 
-Prints the tables and writes benchmarks/results/native.json. Nothing is asserted.
+    python benchmarks/bench_native.py --only gcm        # section 5 alone
+
+Prints the tables and writes benchmarks/results/native.json (native_gcm.json with --only gcm).
+Nothing is asserted.
 """
 from __future__ import annotations
 
@@ -43,6 +54,7 @@ from lowprec.emulated import Emulator  # noqa: E402
 from lowprec.formats import Format  # noqa: E402
 from lowprec.native import NativeArithmetic  # noqa: E402
 from models.base import FLOAT64  # noqa: E402
+from models.gcm import GCM, GCMParams  # noqa: E402
 from models.heat import HeatColumn  # noqa: E402
 from models.heat import Params as HeatParams  # noqa: E402
 from models.lorenz63 import Lorenz63  # noqa: E402
@@ -71,19 +83,28 @@ def step_times(make: Callable[[Any, str], Any], fmt: str, steps: int, warmup: in
     runs = {}
     for name, arith in arithmetics.items():
         model = make(arith, fmt)
-        state = model.initial_state(0)
+        runs[name] = (model, model.initial_state(0))
+    return interleaved_times(runs, steps, warmup, repeats, time.perf_counter)
+
+
+def interleaved_times(runs: dict[str, tuple[Any, Any]], steps: int, warmup: int, repeats: int,
+                      clock: Callable[[], float]) -> dict[str, float]:
+    """name -> (model, state): median `clock` seconds per step over `repeats` blocks of `steps`,
+    the models' blocks interleaved, after `warmup` steps each."""
+    timed = {}
+    for name, (model, state) in runs.items():
         for _ in range(warmup):
             state = model.step(state)
-        runs[name] = [model, state, []]
+        timed[name] = [model, state, []]
     for _ in range(repeats):
-        for run in runs.values():
+        for run in timed.values():
             model, state, times = run
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(steps):
                 state = model.step(state)
-            times.append((time.perf_counter() - t0) / steps)
+            times.append((clock() - t0) / steps)
             run[1] = state
-    return {name: statistics.median(run[2]) for name, run in runs.items()}
+    return {name: statistics.median(run[2]) for name, run in timed.items()}
 
 
 def multiply_ns(repeats: int, n: int = 1_000_000) -> dict[str, float]:
@@ -171,11 +192,124 @@ def transcendental_mismatch(fmt_name: str, n: int = 1_000_000) -> dict[str, floa
     return out
 
 
+GCM_FIELDS = {"vor": "vorticity", "temp": "temperature", "lnps": "ln p_s"}
+GCM_ARITHMETICS = ("float64", "native", "fused", "sequential")
+GCM_PAIRS = (("native", "fused"), ("native", "sequential"), ("fused", "sequential"),
+             ("fused", "float64"), ("sequential", "float64"))
+
+
+def gcm_params() -> GCMParams:
+    return GCMParams(truncation=21, levels=8, physics="held_suarez")
+
+
+def gcm_arithmetics() -> dict[str, Any]:
+    """The four arithmetics of section 5: float64, native float32, emulated float32 x 2 policies."""
+    f32 = FORMATS["float32"]
+    return {"float64": FLOAT64, "native": NativeArithmetic(f32),
+            "fused": Emulator(f32, "nearest", policy="fused"),
+            "sequential": Emulator(f32, "nearest", policy="sequential")}
+
+
+def gcm_spun_up(days: float) -> dict[str, np.ndarray]:
+    """State arrays (float64) of the float64 GCM run `days` from rest (seed 0)."""
+    model = GCM(gcm_params())
+    state = model.initial_state(0)
+    for _ in range(round(days * 86400 / model.dt)):
+        state = model.step(state)
+    return model.state_arrays(state)
+
+
+def gcm_differences(start: dict[str, np.ndarray], checkpoints: list[int]) -> list[dict]:
+    """From the same state, each arithmetic's run; at each checkpoint (steps), for each field
+    ||a - b||_2 / ||float64||_2 for every pair of arithmetics, on the current level's spectral
+    coefficients (Parseval: the grid norm up to the weights of the spherical harmonics)."""
+    runs = {}
+    for name, arith in gcm_arithmetics().items():
+        model = GCM(gcm_params(), arith)
+        runs[name] = [model, model.state_from_arrays(start)]
+    rows, done = [], 0
+    for n in sorted(checkpoints):
+        arrays = {}
+        for name, run in runs.items():
+            model, state = run
+            for _ in range(n - done):
+                state = model.step(state)
+            run[1] = state
+            arrays[name] = model.state_arrays(state)
+        done = n
+        for field in GCM_FIELDS:
+            now = {name: a[f"now_{field}"] for name, a in arrays.items()}
+            scale = float(np.linalg.norm(now["float64"]))
+            row = {"steps": n, "field": field}
+            for a, b in (("native", "float64"),) + GCM_PAIRS:
+                row[f"{a}_vs_{b}"] = float(np.linalg.norm(now[a] - now[b])) / scale
+            rows.append(row)
+    return rows
+
+
+def gcm_step_times(start: dict[str, np.ndarray], steps: int, repeats: int) -> dict[str, float]:
+    """Median CPU seconds per GCM step: float64, native float32, emulated float32 fused (blocks
+    of `steps` interleaved, after 2 warm-up steps). CPU time, as bench_gcm.py: the GCM's steps
+    are long enough for it, and other jobs on a shared machine inflate it less than wall time."""
+    arith = gcm_arithmetics()
+    runs = {}
+    for name in ("float64", "native", "fused"):
+        model = GCM(gcm_params(), arith[name])
+        runs[name] = (model, model.state_from_arrays(start))
+    return interleaved_times(runs, steps, 2, repeats, time.process_time)
+
+
+def gcm_section(spinup_days: float, checkpoints: list[int], repeats: int) -> dict[str, Any]:
+    """Section 5: prints its tables, returns them for the JSON."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        start = gcm_spun_up(spinup_days)
+        diffs = gcm_differences(start, checkpoints)
+        times = gcm_step_times(start, 10, repeats)
+    print(f"GCM Held–Suarez T21L8, from one float64 state {spinup_days:g} days from rest: "
+          "||a - b|| / ||float64|| of the current level's spectral coefficients")
+    head = [("native", "float64")] + list(GCM_PAIRS)
+    print(f"{'steps':>6} {'field':<12}" + "".join(f"{a[:3] + '-' + b[:3]:>10}" for a, b in head)
+          + "   as multiples of native-f64: nat-fus nat-seq fus-seq")
+    for r in diffs:
+        ref = r["native_vs_float64"]
+        ratios = [r[f"{a}_vs_{b}"] / ref if ref else float("nan") for a, b in GCM_PAIRS[:3]]
+        print(f"{r['steps']:>6} {GCM_FIELDS[r['field']]:<12}"
+              + "".join(f"{r[f'{a}_vs_{b}']:>10.2e}" for a, b in head)
+              + "".join(f"{x:>8.2f}" for x in ratios))
+    b2 = {"float64_step_ms": 1e3 * times["float64"], "native_step_ms": 1e3 * times["native"],
+          "emulated_fused_step_ms": 1e3 * times["fused"],
+          "native_ratio": times["native"] / times["float64"],
+          "emulated_ratio": times["fused"] / times["float64"]}
+    print(f"\nB2 GCM T21L8, float32 (CPU time, median of {repeats} blocks of 10 steps): float64 "
+          f"{b2['float64_step_ms']:.2f} ms, native {b2['native_step_ms']:.2f} ms "
+          f"({b2['native_ratio']:.2f}x), emulated fused {b2['emulated_fused_step_ms']:.2f} ms "
+          f"({b2['emulated_ratio']:.2f}x)")
+    return {"spinup_days": spinup_days, "differences": diffs, "b2": b2}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "native.json")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON output (default results/native.json, native_gcm.json with --only gcm)")
+    ap.add_argument("--only", choices=["gcm"], default=None, help="run section 5 alone")
+    ap.add_argument("--gcm-spinup-days", type=float, default=200.0)
+    ap.add_argument("--gcm-steps", default="1,10,100", help="checkpoints, comma-separated")
     args = ap.parse_args()
+    results = Path(__file__).parent / "results"
+    checkpoints = [int(n) for n in args.gcm_steps.split(",")]
+    if args.only == "gcm":
+        gcm = gcm_section(args.gcm_spinup_days, checkpoints, args.repeats)
+        out = args.out or results / "native_gcm.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "machine": platform.machine(), "repeats": args.repeats, "gcm": gcm}, indent=2))
+        print(f"\nwrote {out}")
+        return
+    args.out = args.out or results / "native.json"
 
     b2 = []
     with warnings.catch_warnings():
@@ -218,6 +352,9 @@ def main() -> None:
     for fmt, shares in transcendental.items():
         print(f"{fmt:<10}" + "".join(f"{shares[n]:>10.2e}" for n in names))
 
+    print()
+    gcm = gcm_section(args.gcm_spinup_days, checkpoints, args.repeats)
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -225,7 +362,7 @@ def main() -> None:
         "ml_dtypes": ml_dtypes.__version__, "machine": platform.machine(),
         "repeats": args.repeats, "b2_native": b2, "multiply_ns_per_element": per_element,
         "compound": compound,
-        "transcendental_not_correctly_rounded": transcendental}, indent=2))
+        "transcendental_not_correctly_rounded": transcendental, "gcm": gcm}, indent=2))
     print(f"\nwrote {args.out}")
 
 

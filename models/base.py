@@ -22,6 +22,8 @@ Protocol (duck-typed; see :class:`Model`):
   must not advance the stochastic-rounding counter).
 - ``state_arrays(state) -> dict`` and ``state_from_arrays(dict) -> state``: the full state as
   named float64 arrays, exact both ways (a restart also stores the emulator's state).
+- ``state_description() -> dict``: each state array's (dims, CF attributes: long_name, units),
+  so that a restart file says what it holds.
 """
 from __future__ import annotations
 
@@ -125,6 +127,7 @@ class Model(Protocol):
     def diagnostics(self, state: Any) -> dict[str, np.ndarray]: ...
     def state_arrays(self, state: Any) -> dict[str, np.ndarray]: ...
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> Any: ...
+    def state_description(self) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]: ...
 
 
 REGISTRY: dict[str, Callable[[], type]] = {}

@@ -17,7 +17,9 @@ The state holds the step count, so the diurnal forcing restarts exactly.
 
 Temperatures are in Kelvin on purpose (spec §2): at 10 sbits the spacing in [256, 512) K is
 0.25 K, so round-to-nearest loses every increment smaller than 0.125 K. ``anomaly = True``
-integrates θ = T − 273.15 K instead (the classic mitigation); output is T in K either way.
+integrates θ = T − 273.15 K instead (a classic mitigation, and no cure: at 10 sbits nearest it
+only moves the stall, T(5 m) stuck at 273.65 K from year 1 to year 60, as the increments shrink
+below half a spacing of θ); output is T in K either way.
 
 Precision component ``"diffusion"``: the whole update (stencil, boundaries, the constant ξ, and
 the top boundary value, which is computed in float64 from the time and rounded as it enters,
@@ -168,6 +170,19 @@ class HeatColumn:
         key = "T_anomaly" if self.params.anomaly else "T"
         return {key: np.array(self.emu.to_float64(state.T), dtype=np.float64),
                 "n": np.array(float(state.n))}
+
+    def state_description(self) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
+        """Dims and CF attributes of each array of :meth:`state_arrays`."""
+        if self.params.anomaly:
+            T = {"long_name": f"soil temperature anomaly T - {self.params.T_ref:g} K at the nodes "
+                              "(the prognostic form)", "units": "K",
+                 "units_metadata": "temperature: difference"}
+        else:
+            T = {"long_name": "soil temperature T at the nodes (prognostic)", "units": "K",
+                 "units_metadata": "temperature: on_scale"}
+        return {"T_anomaly" if self.params.anomaly else "T": (("depth",), T),
+                "n": ((), {"long_name": "time steps taken since the initial state",
+                           "units": "1"})}
 
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> HeatState:
         """Inverse of :meth:`state_arrays`; refuses a restart of the other formulation."""

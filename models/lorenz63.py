@@ -156,6 +156,13 @@ class Lorenz63:
         return {name: np.array(self.emu.to_float64(getattr(state, name)), dtype=np.float64)
                 for name in ("x", "y", "z")}
 
+    def state_description(self) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
+        """Dims and CF attributes of each array of :meth:`state_arrays`."""
+        return {name: (("particle",), {
+            "long_name": f"scaled Lorenz-63 variable {name} times scale = "
+                         f"{self.params.scale:g} (the prognostic form)", "units": "1"})
+            for name in ("x", "y", "z")}
+
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> L63State:
         """Inverse of :meth:`state_arrays` (values already in the format: entering is exact)."""
         missing = {"x", "y", "z"} - set(arrays)

@@ -437,6 +437,23 @@ class ShallowWater:
             return out
         return {f.name: np.array(f64(getattr(state, f.name))) for f in fields(state)}
 
+    def state_description(self) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
+        """Dims and CF attributes of each array of :meth:`state_arrays` (native C-grid points:
+        u's rows are those of the centres, its columns the west faces; its own dims, y_u and x_u,
+        keep the centres' coordinates y and x off it)."""
+        fields = {"u": (("y_u", "x_u"), "zonal velocity u on the west faces of the cells", "m s-1"),
+                  "v": (("y_v", "x"), "meridional velocity v on the interior south faces of the "
+                        "cells", "m s-1"),
+                  "eta": (("y", "x"), "sea surface height anomaly eta at cell centres", "m")}
+        out = {k: (dims, {"long_name": text, "units": units})
+               for k, (dims, text, units) in fields.items()}
+        if self.params.compensated:
+            out |= {f"{k}_residual": (dims, {"long_name": f"compensated-summation residual of "
+                                             f"{k} (the part of its increments not yet added)",
+                                             "units": units})
+                    for k, (dims, _, units) in fields.items()}
+        return out
+
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> ShallowWaterState | CompensatedState:
         p = self.params
         shapes = {"u": (p.ny, p.nx), "v": (p.ny - 1, p.nx), "eta": (p.ny, p.nx)}

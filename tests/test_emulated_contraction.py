@@ -129,6 +129,39 @@ def test_a_restricted_format_at_the_edges_of_its_range_matches_the_loop_oracle(m
             assert ((values > 0) & (values < 2.0**-14)).any()  # so did the subnormal range
 
 
+@pytest.mark.parametrize("subscripts, shapes", [
+    ("ij,jk->ik", [(6, 7), (7, 20)]),                # A broadcast, B's row contiguous
+    ("ij,kj->ik", [(6, 7), (20, 7)]),                # A broadcast, B's values strided
+    ("bij,bjk->bik", [(3, 4, 5), (3, 5, 9)]),        # the GCM's Legendre sums: batched
+])
+@pytest.mark.parametrize("mode", ["nearest", "stochastic", "downward"])
+def test_zero_broadcast_terms_take_the_exact_shortcut_bit_for_bit(subscripts, shapes, mode):
+    """The kernel adds x·y unrounded where the broadcast x is ±0 (sequential.py, "Zero terms"):
+    the oracle rounds every operation. Zeros of both signs in whole columns and scattered, a
+    row of A all zeros (its outputs: +0, or NaN where B holds inf or NaN), sums that cancel to
+    0 before a zero term, and B's infinities and NaN; IEEE half for the overflow redo."""
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    x[..., 1] = 0.0                                   # a summed index that is zero throughout
+    x[..., 3] = -0.0
+    x[x > 1.0] = 0.0                                  # and scattered zeros
+    x[..., 0, :] = 0.0                                # an output row that is all zeros
+    x[..., 2, 0], x[..., 2, 2] = 1.5, -1.5            # cancels to 0, then zero terms follow
+    if "kj" in subscripts:                            # y[k, j]: the summed index is last
+        y[:, 2] = y[:, 0]
+    else:
+        y[..., 2, :] = y[..., 0, :]
+    flat = y.reshape(-1)
+    flat[5], flat[8], flat[13] = np.inf, -np.inf, np.nan
+    for fmt in (Format(6), Format(10, 5)):
+        emu = Emulator(fmt, mode=mode, seed=SEED, policy="sequential")
+        a, b = emu.asarray(x), emu.asarray(y)
+        got = emu.to_float64(np.einsum(subscripts, a, b))
+        want = oracle(subscripts, [emu.to_float64(a), emu.to_float64(b)], fmt, mode, 2)
+        assert np.array_equal(bits(got), bits(want))
+        assert np.isnan(got).any() and (got == 0).any()           # the cases did occur
+
+
 def test_the_inner_index_is_chosen_as_documented():
     # a matmul walks its columns (A broadcast, B contiguous); with few columns and many rows,
     # the rows; a full sum has none

@@ -343,7 +343,7 @@ def test_a_model_too_big_for_memory_is_refused_before_allocating(tmp_path, monke
 
 
 LITTLE_MEMORY = textwrap.dedent("""
-    import collections, resource, sys
+    import collections, sys
     import psutil
     memory = collections.namedtuple("svmem", "total available")(10**9, 100 * 10**6)
     psutil.virtual_memory = lambda: memory          # pretend 100 MB are available
@@ -351,7 +351,12 @@ LITTLE_MEMORY = textwrap.dedent("""
     try:
         main(sys.argv[1:], prog_name="lowprec")
     finally:
-        print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+        # VmHWM: this process's own peak resident memory (ru_maxrss would carry over the peak
+        # of the pytest process it was spawned from, which grows with the tests run before)
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) * 1024 for line in status
+                        if line.startswith("VmHWM:"))
+        print("peak", peak, file=sys.stderr)
 """)
 
 

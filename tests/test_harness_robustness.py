@@ -91,10 +91,10 @@ def test_a_failure_between_the_final_writes_never_leaves_a_complete_output_witho
     path = tmp_path / "r.nc"
     real_write_restart = run_module.write_restart
 
-    def dies_at_the_final_restart(restart, target):
+    def dies_at_the_final_restart(restart, target, *layout):
         if restart.outputs == 4:
             raise OSError("killed")
-        real_write_restart(restart, target)
+        real_write_restart(restart, target, *layout)
 
     monkeypatch.setattr(run_module, "write_restart", dies_at_the_final_restart)
     with pytest.raises(OSError, match="killed"):

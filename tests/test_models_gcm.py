@@ -81,7 +81,8 @@ def test_default_time_step_is_the_spec_s_and_divides_6_hours(T, dt):
     (dict(truncation=1), "truncation"), (dict(truncation=21.5), "truncation"),
     (dict(dt=1000.0), "divide 6 hours"), (dict(dt=-60.0), "divide 6 hours"),
     (dict(dt=7200.0), "2·Omega·dt < 1"),
-    (dict(physics="moist"), "held_suarez"), (dict(levels=0), "at least one"),
+    (dict(physics="wet"), "held_suarez"),
+    (dict(initial_relative_humidity=1.5), "initial_relative_humidity"), (dict(levels=0), "at least one"),
     (dict(sigma_half=(0.0, 0.6, 0.5, 1.0)), "half levels"), (dict(kappa=0.0), "positive"),
     (dict(williams_alpha=0.0), "0 < α")])
 def test_bad_parameters_are_refused(bad, match):
@@ -234,7 +235,7 @@ class _PassiveTracer(NoForcing):
     def initial_tracers(self):
         return {"q": np.ones(self.shape)}
 
-    def tendency(self, s):
+    def tendency(self, s, first=False):
         assert set(s.tracers) == {"q"}
         return PhysicsTendency()
 

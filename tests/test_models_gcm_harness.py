@@ -90,6 +90,28 @@ def test_packaged_experiments_load_and_plan(name):
         assert len(spec.runs(exp.model)) == 5 + 5 * (1 + 4)
 
 
+def test_packaged_tune_loads_and_passes_the_design_check(monkeypatch):
+    """gcm_tune.toml: T21, 10-day members, sbits reaching down to 3, components the model
+    declares, and members the fewest that reach the Bonferroni level (as its comment says): one
+    member fewer could never fail a probe. The check itself at T10, timing 2 steps per setting."""
+    from lowprec.harness import tune_design
+    from lowprec.harness.tune import check_design, load_tune
+    from lowprec.harness.tune_search import members_needed
+    exp, spec = load_tune(EXPERIMENTS / "gcm_tune.toml")
+    model = make_model(exp)
+    assert model.params.truncation == 21 and model.dt == 3600.0
+    sched = schedule(exp, model.dt, model.time_units, model.OUTPUTS)
+    assert sched.interval_steps * sched.n_outputs == 10 * 24
+    assert set(spec.components) <= set(GCM.COMPONENTS) and spec.range.low == 3
+    assert spec.test == "paired" and set(spec.variables) == {"u_zonal_mean", "T_zonal_mean"}
+    assert spec.members == members_needed(spec.level, tune_design.MAX_RELABELLINGS, spec.test)
+    monkeypatch.setattr(tune_design, "TIMING_SECONDS", 0.0)
+    exp, spec = load_tune(EXPERIMENTS / "gcm_tune.toml", {"params.truncation": 10})
+    check = check_design(exp, spec)
+    assert check.ok and not check.outside_components
+    assert check.steps_per_run == 10 * 16                      # T10: dt = 90 min
+
+
 def test_packaged_sweep_passes_the_pre_flight():
     exp = load_config(EXPERIMENTS / "gcm_held_suarez_sweep.toml")
     exp = exp.replace(sweep={k: v for k, v in exp.sweep.items() if k != "restarts"})

@@ -357,6 +357,17 @@ def test_native_restart_is_bit_identical(tmp_path, fmt, monkeypatch):
     assert used == [NativeArithmetic] * 3
 
 
+def test_tune_refuses_the_native_backend_before_writing_anything(tmp_path):
+    # A tune's probes are per-component mixtures at sbits without a dtype: native cannot run them.
+    from pathlib import Path
+    from lowprec.harness.tune import tune
+    config = Path(lowprec.__file__).parent / "experiments" / "shallow_water_tune.toml"
+    with pytest.raises(ConfigError, match="backend = 'native': a tune runs one component"):
+        tune(config, tmp_path / "tune", scheduler="serial", quiet=True,
+             overrides={"precision.backend": "native", "tune.restarts": None})
+    assert not (tmp_path / "tune").exists()
+
+
 def test_sweep_plans_native_runs_and_refuses_stochastic_ones_before_starting(tmp_path):
     from lowprec.harness.sweep import experiment_for, plan, preflight
     cfg = {**heat(sbits=23, ebits=8, backend="native"),

@@ -66,7 +66,25 @@ def test_spinup_diagnostics_are_domain_means_at_each_interval(spun):
         assert ds["kinetic_energy"].values[k] == d["kinetic_energy"]
         assert ds["eta_mean"].values[k] == d["eta"].mean()
     assert ds["kinetic_energy"].values[0] < ds["kinetic_energy"].values[-1]   # spun up from rest
-    assert "mean" in ds["u_mean"].attrs["cell_methods"]
+    # the mean is said in words: cell_methods may only name dims the file has (CF §7.3)
+    assert ds["u_mean"].attrs["cell_methods"] == "time: point"
+    assert "unweighted mean over every grid point of (y, x)" in ds["u_mean"].attrs["comment"]
+
+
+def test_spinup_keeps_one_number_per_record_not_whole_fields(tmp_path, monkeypatch):
+    # Fields kept whole until the end made a T31 GCM spin-up of decades need ~170 GB.
+    from lowprec.harness import spinup as spinup_module
+    seen = []
+    original = spinup_module._diagnostics_dataset
+
+    def spy(model, exp, steps, values, *args, **kwargs):
+        seen.append({name: [np.ndim(v) for v in series] for name, series in values.items()})
+        return original(model, exp, steps, values, *args, **kwargs)
+    monkeypatch.setattr(spinup_module, "_diagnostics_dataset", spy)
+    spinup(sw(), tmp_path, length="2 days", restarts="1 day, 2 days",
+           diagnostics_interval="6 hours")
+    assert seen and {"u", "eta", "kinetic_energy"} <= set(seen[-1])
+    assert all(d == 0 for record in seen for dims in record.values() for d in dims)
 
 
 def test_spinup_refuses_to_overwrite_and_replaces_when_asked(tmp_path):

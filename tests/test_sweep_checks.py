@@ -52,12 +52,12 @@ def test_relative_paths_work_when_workers_run_in_another_directory(tmp_path, mon
     spinup(lorenz(), "spin", length="1 time units", restart_every="0.25 time units", quiet=True)
     real, seen = sweep_module._run_one, []
 
-    def in_another_cwd(exp, path):          # as a worker of a remote scheduler would
+    def in_another_cwd(exp, path, *args):   # as a worker of a remote scheduler would
         seen.append((path, exp.run.restart_from))
         here = os.getcwd()
         os.chdir(elsewhere)
         try:
-            return real(exp, path)
+            return real(exp, path, *args)
         finally:
             os.chdir(here)
 
@@ -106,7 +106,7 @@ def test_directory_of_failed_runs_only_takes_the_corrected_experiment(tmp_path, 
     import lowprec.harness.run as run_module
     real = run_module.run_member
 
-    def fails(exp, path):
+    def fails(exp, path, **kwargs):
         raise RuntimeError("synthetic: every run fails without writing")
 
     monkeypatch.setattr(run_module, "run_member", fails)

@@ -203,11 +203,11 @@ def test_failed_run_is_recorded_reported_and_retried_only_when_asked(monkeypatch
     real = run_module.run_member
     calls = []
 
-    def failing(exp, path):
+    def failing(exp, path, **kwargs):
         calls.append((exp.precision.sbits, exp.precision.mode, exp.run.member))
         if (exp.precision.sbits, exp.precision.mode, exp.run.member) == (8, "stochastic", 3):
             raise FloatingPointError("synthetic failure for the test")
-        return real(exp, path)
+        return real(exp, path, **kwargs)
 
     monkeypatch.setattr(run_module, "run_member", failing)
     outdir = tmp_path / "failing"

@@ -1,6 +1,8 @@
 """The ``lowprec`` command: parse, call the Python API, print (STYLE §12).
 
     lowprec run EXPERIMENT.toml [--sbits 10 --mode stochastic --set params.nz=31 ...] -o run.nc
+    lowprec run heat -o run.nc              (a packaged experiment, by name)
+    lowprec experiments [NAME [-o FILE]]    (list them; print or write one out to edit)
     lowprec inspect run.nc
     lowprec sweep / validate / report       (lowprec.harness.cli_sweep, when present)
 
@@ -19,6 +21,7 @@ from typing import Any
 import click
 
 from lowprec.errors import LowprecError
+from lowprec.harness.cli_experiments import EXPERIMENT
 
 EXIT_BLOWN_UP = 3
 
@@ -68,7 +71,7 @@ def _overrides(sbits: int | None, ebits: str | None, mode: str | None, seed: int
 
 
 @main.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("config", type=EXPERIMENT)
 @click.option("--sbits", type=int, help="Explicit significand bits, 1..52 (precision.sbits).")
 @click.option("--ebits", help="Exponent bits 2..11, or 'none' for float64's range (precision.ebits).")
 @click.option("--mode", help="nearest | stochastic | toward_zero | upward | downward.")
@@ -97,7 +100,8 @@ def run(config: Path, sbits: int | None, ebits: str | None, mode: str | None, se
         output_interval: str | None,
         spinup: str | None, sets: tuple[str, ...], output: Path | None, overwrite: bool,
         resume: bool, restart_from: Path | None, quiet: bool) -> None:
-    """Run the experiment CONFIG (a TOML file); flags override the file."""
+    """Run the experiment CONFIG (a TOML file, or a packaged experiment's name: `lowprec
+    experiments` lists them); flags override the file."""
     from lowprec.harness.config import load_config
     from lowprec.harness.interrupts import STOPS
     from lowprec.harness.run import run as run_experiment
@@ -155,6 +159,27 @@ def _restart_model_time(config: str, step: int) -> str:
     return f"{step * model.dt / DAY:g} days"
 
 
+def _restart_status(a: Any, config_text: str) -> str:
+    """What a restart is: a spin-up's, a run's final state, or a checkpoint part way through."""
+    if "lowprec_spinup_length" in a:
+        date = a.get("lowprec_restart_date")
+        return (f"spin-up restart (float64; spin-up {a['lowprec_spinup_length']})"
+                + (f", dated {date}" if date else ""))
+    from lowprec.harness.config import load_config, make_model
+    from lowprec.harness.run import schedule
+    written = int(a.get("lowprec_restart_outputs", -1))
+    try:
+        exp = load_config(config_text)
+        model = make_model(exp)
+        total = schedule(exp, model.dt, model.time_units).n_outputs
+    except Exception:                       # noqa: BLE001 - a summary, not a validation
+        return f"after {written} outputs (the run's length is unreadable)"
+    if written >= total:
+        return f"final: the state after all {total} outputs of the run that wrote it"
+    return (f"checkpoint after {written} of {total} outputs (that run was interrupted or is "
+            "running: continue it with --resume)")
+
+
 def describe_restart(ds: Any, name: str) -> str:
     """The text of ``lowprec inspect`` for a restart file (``<output>.restart.nc``)."""
     a = ds.attrs
@@ -170,6 +195,11 @@ def describe_restart(ds: Any, name: str) -> str:
     lines.append(f"  model      {a.get('lowprec_model', '?')}")
     lines.append(f"  step       {step} (t = {_restart_model_time(config_text, step)}), "
                  f"{a.get('lowprec_restart_outputs', '?')} outputs written by then")
+    for tname in ("time", "model_time"):
+        if tname in ds.variables:
+            units = ds[tname].encoding.get("units", ds[tname].attrs.get("units", ""))
+            lines.append(f"  time       {ds[tname].values}  ({units})")
+    lines.append(f"  status     {_restart_status(a, config_text)}")
     emu = str(a.get("lowprec_emulator_state", "{}"))
     lines.append(f"  emulator   {emu if emu != '{}' else '(none: plain float64)'}")
     ebits = p.get("ebits", "none")
@@ -181,8 +211,12 @@ def describe_restart(ds: Any, name: str) -> str:
     if r.get("output"):
         lines.append(f"  output     {r['output']}")
     lines.append("  state")
+    width = max((len(str(v)) for v in ds.data_vars), default=12)
     for vname, var in ds.data_vars.items():
-        lines.append(f"    {vname} {tuple(var.shape)} {var.dtype}")
+        dims = f"({', '.join(var.dims)})" if var.attrs.get("long_name") else str(tuple(var.shape))
+        described = (f"  [{var.attrs.get('units', '?')}]  {var.attrs['long_name']}"
+                     if var.attrs.get("long_name") else "")
+        lines.append(f"    {vname:<{width}} {dims}  {var.dtype}{described}")
     return "\n".join(lines)
 
 
@@ -250,9 +284,12 @@ def describe(ds: Any, name: str) -> str:
     dims = ", ".join(f"{k} {v}" for k, v in ds.sizes.items())
     lines.append(f"  dims       {dims}")
     if "time" in ds.coords and ds.sizes.get("time", 0):
-        t = ds["time"].values
+        t, time = ds["time"].values, ds["time"]
+        units = time.attrs.get("units") or time.encoding.get("units")
+        calendar = time.attrs.get("calendar") or time.encoding.get("calendar")
         lines.append(f"  time       {t[0]} .. {t[-1]}"
-                     f"{'  (' + ds['time'].attrs['units'] + ')' if 'units' in ds['time'].attrs else ''}")
+                     + (f"  ({units}{', ' + calendar + ' calendar' if calendar else ''})"
+                        if units else ""))
     lines.append("  variables")
     bounds = {ds[c].attrs.get("bounds") for c in ds.coords} | {
         v.attrs.get("bounds") for v in ds.data_vars.values()}
@@ -282,3 +319,5 @@ else:
         main.add_command(_spinup)
 from lowprec.harness.cli_tune import tune as _tune  # noqa: E402 - `lowprec tune`
 main.add_command(_tune)
+from lowprec.harness.cli_experiments import experiments as _experiments  # noqa: E402
+main.add_command(_experiments)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from lowprec.errors import LowprecError
+from lowprec.harness.cli_experiments import EXPERIMENT
 
 VALIDATION_FILE = "validation.nc"
 REPORT_DIR = "report"
@@ -100,7 +101,7 @@ def parse_bytes(text: str) -> int:
 
 
 @click.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("config", type=EXPERIMENT)
 @click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Sweep directory (default: [sweep] output, else ./<config name>).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -139,7 +140,7 @@ def sweep(config: Path, output: Path | None, scheduler: str | None, workers: int
 
 
 @click.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("config", type=EXPERIMENT)
 @click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="Directory for the restart files and diagnostics.")
 @click.option("--length", default=None,
@@ -177,9 +178,9 @@ def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
     --overwrite.
 
     \b
-    Example (shallow water: 5 years to equilibrium, then a restart every 30 days for a year):
-      lowprec spinup shallow_water_sweep.toml -o sw-spinup --length "6 years" \\
-          --restart-every "30 days" --first-restart "5 years"
+    Example (shallow water: 5 years to equilibrium, then a restart every year, a run's length):
+      lowprec spinup shallow_water_sweep.toml -o sw-spinup --length "14 years" \\
+          --restart-every "1 year" --first-restart "5 years"
       lowprec sweep shallow_water_sweep.toml -o sw-sweep
     """
     from lowprec.harness.spinup import spinup as run_spinup

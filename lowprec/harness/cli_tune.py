@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 
 from lowprec.errors import LowprecError
+from lowprec.harness.cli_experiments import EXPERIMENT
 
 
 @click.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("config", type=EXPERIMENT)
 @click.option("--output", "-o", "output", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Tune directory (default: [tune] output, else ./<config name>-tune).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",

@@ -112,7 +112,22 @@ PRECISION_KEYS = ("sbits", "ebits", "subnormals", "mode", "seed", "policy", "bac
                   "components")
 COMPONENT_KEYS = ("sbits", "ebits", "subnormals", "mode")
 RUN_KEYS = ("length", "output_interval", "spinup", "member", "variables", "intervals", "output",
-            "checkpoint_interval", "restart_from")
+            "checkpoint_interval", "restart_from", "start", "calendar")
+# The dates of a physical model's time axis: [run] start (the date of step 0) and calendar (CF).
+DEFAULT_START = "0001-01-01"
+DEFAULT_CALENDAR = "365_day"
+CALENDARS = ("standard", "proleptic_gregorian", "julian", "noleap", "365_day", "all_leap",
+             "366_day", "360_day")
+# CF-1.11 §4.4: dates of these calendars say how they count leap seconds (a model has none)
+LEAP_SECOND_CALENDARS = ("standard", "proleptic_gregorian", "julian")
+
+
+def date_attrs(calendar: str) -> dict[str, str]:
+    """The attributes a time coordinate of ``calendar`` needs besides units and calendar."""
+    return {"units_metadata": "leap_seconds: none"} if calendar in LEAP_SECOND_CALENDARS else {}
+
+
+_DATE = re.compile(r"^\s*(\d{1,4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
 
 DAY = 86400.0                      # s
 YEAR = 365 * DAY                   # s: the 365_day calendar
@@ -258,6 +273,14 @@ class RunSettings:
     output: str | None = None
     checkpoint_interval: str | None = None
     restart_from: str | None = None
+    start: str | None = None        # date of step 0, "YYYY-MM-DD[ hh:mm:ss]" (None: 0001-01-01)
+    calendar: str | None = None     # CF calendar of the dates (None: 365_day)
+
+    def time_encoding(self) -> tuple[str, str]:
+        """(units, calendar) of a physical model's time axis: days since the start date."""
+        start = self.start or DEFAULT_START
+        return (f"days since {start if ' ' in start else start + ' 00:00:00'}",
+                self.calendar or DEFAULT_CALENDAR)
 
 
 @dataclass(frozen=True)
@@ -405,11 +428,15 @@ def load_config(source: Path | str | Mapping[str, Any] | Experiment,
                 overrides: Mapping[str, Any] | None = None) -> Experiment:
     """Load and validate an experiment.
 
-    source: a TOML file path, TOML text, a dict of the same structure, or an Experiment.
+    source: a TOML file path, TOML text, a dict of the same structure, or an Experiment; or the
+    name of a packaged experiment ("heat": lowprec/experiments/heat.toml) when no file of that
+    name exists.
     overrides: dotted keys to set before validation, e.g. ``{"precision.sbits": 10,
     "params.nz": 31, "run.length": "2 days"}``.
     """
     where = ""
+    if isinstance(source, str):
+        source = _packaged_name(source) or source
     if isinstance(source, Experiment):
         where, data = source.source or "", source.to_dict()
     elif isinstance(source, Mapping):
@@ -435,6 +462,15 @@ def load_config(source: Path | str | Mapping[str, Any] | Experiment,
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value, where)
     return _validate(data, where)
+
+
+def _packaged_name(text: str) -> Path | None:
+    """The packaged experiment a string names, when it is a bare name and no such file exists."""
+    from lowprec import experiments
+    stem = text[:-5] if text.endswith(".toml") else text
+    if "\n" in text or Path(text).exists() or stem not in experiments.names():
+        return None
+    return experiments.path(stem)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -665,6 +701,7 @@ def _validate_run(t: dict, cls: type, where: str) -> RunSettings:
                            f"its outputs are: {', '.join(names)}.")
         variables = tuple(dict.fromkeys(variables))
     intervals = _validate_intervals(t.get("intervals"), t["output_interval"], cls, where)
+    start, calendar = _validate_dates(t.get("start"), t.get("calendar"), tu, where)
     for key in ("output", "restart_from"):
         if t.get(key) is not None and not isinstance(t[key], (str, Path)):
             raise _err(where, f"run.{key}", t[key], "must be a file path (a string).")
@@ -672,7 +709,42 @@ def _validate_run(t: dict, cls: type, where: str) -> RunSettings:
                        member=int(member), variables=variables, intervals=intervals,
                        output=None if t.get("output") is None else str(t["output"]),
                        checkpoint_interval=checkpoint,
-                       restart_from=None if t.get("restart_from") is None else str(t["restart_from"]))
+                       restart_from=None if t.get("restart_from") is None else str(t["restart_from"]),
+                       start=start, calendar=calendar)
+
+
+def _validate_dates(start: Any, calendar: Any, time_units: str | None,
+                    where: str) -> tuple[str | None, str | None]:
+    """[run] start and calendar, normalised ("2000-01-01", "2000-01-01 06:00:00"), or None."""
+    if start is None and calendar is None:
+        return None, None
+    if time_units == "1":
+        key, value = ("run.start", start) if start is not None else ("run.calendar", calendar)
+        raise _err(where, key, value, "this model's time is dimensionless (no dates); remove it.")
+    if calendar is not None and calendar not in CALENDARS:
+        raise _err(where, "run.calendar", calendar, f"not a CF calendar lowprec supports; use one "
+                   f"of {', '.join(CALENDARS)} (default {DEFAULT_CALENDAR}).")
+    if start is None:
+        return None, calendar
+    import datetime
+
+    import cftime
+    if isinstance(start, datetime.datetime):
+        start = start.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(start, datetime.date):      # a TOML date: start = 2000-01-01
+        start = start.isoformat()
+    m = _DATE.match(start) if isinstance(start, str) else None
+    if m is None:
+        raise _err(where, "run.start", start, "must be a date \"YYYY-MM-DD\" or \"YYYY-MM-DD "
+                   "hh:mm:ss\" (the date of the initial state), e.g. \"2000-01-01\".")
+    y, mo, d, h, mi, sec = (int(g) if g is not None else 0 for g in m.groups())
+    try:
+        cftime.datetime(y, mo, d, h, mi, sec, calendar=calendar or DEFAULT_CALENDAR)
+    except ValueError:
+        raise _err(where, "run.start", start, f"not a date of the {calendar or DEFAULT_CALENDAR} "
+                   "calendar (run.calendar); give one that exists in it.") from None
+    text = f"{y:04d}-{mo:02d}-{d:02d}"
+    return (text if (h, mi, sec) == (0, 0, 0) else f"{text} {h:02d}:{mi:02d}:{sec:02d}"), calendar
 
 
 def interval_ratio(interval: Duration, base: Duration, dt: float | None = None) -> float | None:

@@ -92,11 +92,11 @@ import numpy as np
 import xarray as xr
 
 from lowprec.errors import ConfigError
-from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning, interval_ratio,
-                                    load_config, make_arithmetic, make_model, member_seed,
+from lowprec.harness.config import (DAY, Duration, Experiment, PrecisionWarning, date_attrs,
+                                    interval_ratio, load_config, make_arithmetic, make_model, member_seed,
                                     parse_duration, whole_ratio)
 from lowprec.harness.interrupts import STOPS, Interrupted, StopSignals, Terminated
-from lowprec.harness.output import Outputs
+from lowprec.harness.output import Outputs, restart_layout
 from lowprec.harness.progress import Progress, ProgressInfo
 from lowprec.harness.resources import (STEP_MEMORY_FACTOR, available_memory, check_disk,
                                        check_memory, output_shapes, prepare_output_directory,
@@ -236,20 +236,21 @@ def _time_dim_name(d: Duration, steps: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Provenance
 
-def _time_values(steps: np.ndarray, dt: float, time_units: str) -> tuple[Any, dict, dict]:
-    """(values, attrs, encoding) of a time coordinate at ``steps`` (as cftime dates if physical)."""
+def _time_values(steps: np.ndarray, dt: float, time_units: str,
+                 encoding: tuple[str, str] = (TIME_UNITS, CALENDAR)) -> tuple[Any, dict, dict]:
+    """(values, attrs, encoding) of a time coordinate at ``steps`` (as cftime dates if physical;
+    ``encoding``: their (units, calendar))."""
     if time_units == "1":
         attrs = {"long_name": "model time (dimensionless)", "units": "1"}
         return steps * dt, attrs, {}
     import cftime
+    units, calendar = encoding
     days = steps * (dt / DAY)
+    attrs = {"standard_name": "time", "long_name": "time", "axis": "T", **date_attrs(calendar)}
     if days.size == 0:
-        return days, {"standard_name": "time", "long_name": "time", "axis": "T",
-                      "units": TIME_UNITS, "calendar": CALENDAR}, {}
-    dates = cftime.num2date(days, TIME_UNITS, calendar=CALENDAR)
-    attrs = {"standard_name": "time", "long_name": "time", "axis": "T"}
-    return np.asarray(dates), attrs, {"units": TIME_UNITS, "calendar": CALENDAR,
-                                      "dtype": "float64"}
+        return days, dict(attrs, units=units, calendar=calendar), {}
+    dates = cftime.num2date(days, units, calendar=calendar)
+    return np.asarray(dates), attrs, {"units": units, "calendar": calendar, "dtype": "float64"}
 
 
 def _now() -> str:
@@ -511,6 +512,7 @@ def run(config: Any, output: str | Path | None = None, *, overwrite: bool = Fals
             if plan.restart_path is not None:
                 with stops.io():
                     plan.restart = _read_restart_from(exp, plan.restart_path)
+                plan.exp = _continue_dates(plan.exp, plan.restart, plan.restart_path)
             if out_path is None:
                 return _integrate(_Run(plan, stops, _Start()))
             prepare_output_directory(out_path)
@@ -569,7 +571,8 @@ def _plan(exp: Experiment, out_path: Path | None, restart_path: Path | None,
     record = PrecisionRecord.of(exp, declared)
     for text in record.warnings(exp):
         warnings.warn(text, PrecisionWarning, stacklevel=3)
-    names = list(exp.run.variables or [o.name for o in model.OUTPUTS])
+    default = getattr(model, "default_outputs", None)     # else every output the model has
+    names = list(exp.run.variables or (default() if default else [o.name for o in model.OUTPUTS]))
     state_bytes = sum(8 * math.prod(s) for s in all_shapes.values())
     plan = _Plan(exp, emu, model, sched, record, names, all_shapes, out_path, restart_path, None,
                  show)
@@ -598,6 +601,24 @@ def _read_restart_from(exp: Experiment, path: Path) -> Restart:
                           f"{', '.join(diff)}; a restart continues the same model (precision "
                           "may differ).")
     return r
+
+
+def _continue_dates(exp: Experiment, restart: Restart, path: Path) -> Experiment:
+    """A run from a restart continues its dates: an unset [run] start or calendar takes the
+    restart's; one set to another value is an error (the time axis would jump)."""
+    from lowprec.harness.config import DEFAULT_CALENDAR, DEFAULT_START
+    theirs = tomllib.loads(restart.config).get("run", {})
+    changes = {}
+    for key, default in (("start", DEFAULT_START), ("calendar", DEFAULT_CALENDAR)):
+        mine = getattr(exp.run, key)
+        if mine is None:
+            changes[key] = theirs.get(key)
+        elif mine != (theirs.get(key) or default):
+            raise ConfigError(f"{exp.source + ': ' if exp.source else ''}run.{key} = {mine!r}: "
+                              f"the restart {str(path)!r} continues a run whose {key} is "
+                              f"{theirs.get(key) or default!r}; leave run.{key} unset to "
+                              "continue its dates, or set the same value.")
+    return exp.replace(run=replace(exp.run, **changes))
 
 
 @dataclass
@@ -742,7 +763,8 @@ class _Run:
         self.outputs = Outputs(model, plan.names, shapes, sched.ratios, sched.time_dims,
                                first_output, sched.interval_steps, exp.precision.max_sbits <= 23,
                                per_write, capacity, _labels(exp, plan.record), chunk,
-                               sched.n_outputs if self.out_path is not None else None)
+                               exp.run.time_encoding(),
+                               total_rows=sched.n_outputs if self.out_path is not None else None)
         self.file: RunFile | None = None
         if start.resume is not None:
             self.outputs.restore(self.k, start.resume.sums)
@@ -910,8 +932,10 @@ class _Run:
         if self.restart_k == self.k:
             return
         g = self.good
+        sums = dict(self.outputs.sums)
         write_restart(Restart(g.arrays, g.step, self.k, g.emu_state, self.exp.model,
-                              self.exp.to_toml(), sums=dict(self.outputs.sums)), path)
+                              self.exp.to_toml(), sums=sums), path,
+                      restart_layout(self.model, g.step, sums, self.exp.run.time_encoding()))
         self.restart_k = self.k
 
     def save_what_is_complete(self, error: BaseException) -> None:
@@ -1034,10 +1058,12 @@ def _integrate(run: _Run) -> xr.Dataset:
         raise
 
 
-def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True) -> str:
+def run_member(exp: Experiment, path: str | Path, *, quiet: bool = True,
+               progress: Callable[[ProgressInfo], Any] | None = None) -> str:
     """One run of a sweep to ``path``: resumes an interrupted run, skips a finished one.
 
+    progress: called with the run's ProgressInfo as it goes (the sweep's progress lines).
     Returns the run's final status ("complete" or "blown_up").
     """
-    with run(exp, path, resume=True, quiet=quiet) as ds:
+    with run(exp, path, resume=True, quiet=quiet, progress=progress) as ds:
         return str(ds.attrs["lowprec_status"])

@@ -5,11 +5,11 @@ within months, equilibrium over years; specs/models.md §3). Rather than spin up
 sweep, spin up once in double precision, save restarts at chosen dates, and start each member
 of the sweep from one of them::
 
-    lowprec spinup shallow_water_sweep.toml --output spinup --length "6 years" \\
-        --restart-every "30 days" --first-restart "5 years"
+    lowprec spinup shallow_water_sweep.toml --output spinup --length "14 years" \\
+        --restart-every "1 year" --first-restart "5 years"
     lowprec sweep shallow_water_sweep.toml --set sweep.restarts=spinup   # or [sweep] restarts = "spinup"
 
-or in Python ``spinup(config, "spinup", length="6 years", restart_every="30 days",
+or in Python ``spinup(config, "spinup", length="14 years", restart_every="1 year",
 first_restart="5 years")``.
 
 What it does: the experiment's model and ``[params]`` at float64 (sbits 52, float64 exponent
@@ -21,8 +21,9 @@ experiment's seed and ``[run] member``, for ``length`` (default: the experiment'
 - ``restart_<T>.nc``: one restart file (:func:`lowprec.harness.store.write_restart`) at each
   restart date, named by its model time (``restart_01825d.nc`` = day 1825; ``restart_t10.nc``
   for dimensionless models). Attributes: ``lowprec_restart_step`` (steps since the initial
-  state), ``lowprec_restart_time`` and ``lowprec_restart_time_units`` (days, or model time
-  units), ``lowprec_restart_date`` (365_day calendar) and ``lowprec_config`` (the float64
+  state), ``lowprec_restart_time`` and ``lowprec_restart_time_units`` ("days since" the run's
+  start date, or model time units), ``lowprec_restart_date`` (in the run's calendar: [run]
+  start and calendar, carried on by runs from it) and ``lowprec_config`` (the float64
   spin-up experiment, TOML). Its emulator state is empty: a run starting from it begins its own
   stochastic-rounding stream, seeded by (seed, member) (see :mod:`lowprec.harness.run`).
 - ``spinup_diagnostics.nc``: domain means of every model output (``<name>_mean`` for fields;
@@ -58,10 +59,11 @@ import xarray as xr
 from lowprec.errors import BlowUpError, ConfigError
 from lowprec.harness.config import (DAY, Experiment, Precision, load_config, make_model,
                                     member_seed)
+from lowprec.harness.output import restart_layout
 from lowprec.harness.progress import Progress, ProgressInfo
 from lowprec.harness.run import _time_values, _whole_steps
-from lowprec.harness.store import (CALENDAR, TIME_UNITS, Restart, write_atomic, write_restart,
-                                   write_text_atomic)
+from lowprec.harness.store import (CALENDAR, TIME_UNITS, Restart, RestartLayout, write_atomic,
+                                   write_restart, write_text_atomic)
 
 DIAGNOSTICS = "spinup_diagnostics.nc"
 RESOLVED = "spinup.toml"
@@ -186,17 +188,23 @@ def spinup(config: Any, outdir: str | Path, *, length: str | None = None,
 
     state = model.initial_state(member_seed(exp))
     diag_steps: list[int] = []
-    diag_values: dict[str, list[np.ndarray]] = {}
+    diag_values: dict[str, list[np.float64]] = {}
+    fields: set[str] = set()        # outputs with space dimensions, kept as their domain means
     written: list[Path] = []
 
     def record(step: int) -> None:
+        # Reduced at once: a spin-up of decades with fields kept whole would not fit in memory
         for name, value in model.diagnostics(state).items():
-            diag_values.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
+            value = np.asarray(value, dtype=np.float64)
+            if value.ndim:
+                fields.add(name)
+            diag_values.setdefault(name, []).append(value.reshape(-1).mean() if value.ndim
+                                                    else value[()])
         diag_steps.append(step)
 
-    def save_diagnostics() -> None:
-        write_atomic(_diagnostics_dataset(model, exp, diag_steps, diag_values, written, total),
-                     diag_path)
+    def save_diagnostics(status: str = "running", blowup_step: int = -1) -> None:
+        write_atomic(_diagnostics_dataset(model, exp, diag_steps, diag_values, fields, written,
+                                          total, diag_every, status, blowup_step), diag_path)
 
     record(0)
     events = sorted(set(wanted) | set(range(diag_every, total + 1, diag_every)))
@@ -208,7 +216,7 @@ def spinup(config: Any, outdir: str | Path, *, length: str | None = None,
                 step += 1
             arrays = model.state_arrays(state)
             if not all(np.isfinite(a).all() for a in arrays.values()):
-                save_diagnostics()
+                save_diagnostics("blown_up", step)
                 raise BlowUpError(f"spin-up of {exp.model} became non-finite by step {step} "
                                   f"(t = {step * step_time:g} {time_unit}); the diagnostics so far "
                                   f"are in {diag_path}. Check the model parameters (time step).")
@@ -216,33 +224,37 @@ def spinup(config: Any, outdir: str | Path, *, length: str | None = None,
                 record(step)
             if event in names:
                 _write_dated_restart(Restart(arrays, step, 0, {}, exp.model, exp.to_toml()),
-                                     names[event], step * step_time, tu, total, length)
+                                     names[event], step * step_time, tu, total, length,
+                                     restart_layout(model, step, None, exp.run.time_encoding()),
+                                     exp.run.time_encoding())
                 written.append(names[event])
                 save_diagnostics()
             bar.update(step)
-    save_diagnostics()
+    save_diagnostics("complete")
     bar.close(step)
     return SpinupResult(restarts=written, diagnostics=diag_path, config=toml_path, steps=step)
 
 
 def _write_dated_restart(restart: Restart, path: Path, t: float, time_units: str, total: int,
-                         length: str) -> None:
+                         length: str, layout: RestartLayout,
+                         encoding: tuple[str, str] = (TIME_UNITS, CALENDAR)) -> None:
     """write_restart to a temporary name, add the time stamp, then rename (atomic)."""
     import netCDF4
     partial = path.with_name(path.name + ".dated")
     try:
-        write_restart(restart, partial)
+        write_restart(restart, partial, layout)
         with netCDF4.Dataset(partial, "a") as nc:
             nc.setncattr("lowprec_restart_time", float(t))
             if time_units == "1":
                 nc.setncattr("lowprec_restart_time_units", "1 (model time)")
             else:
                 import cftime
-                date = cftime.num2date(t, TIME_UNITS, calendar=CALENDAR)
-                nc.setncattr("lowprec_restart_time_units", "days")
-                nc.setncattr("lowprec_restart_date", f"{date.isoformat()} ({CALENDAR} calendar)")
+                units, calendar = encoding
+                date = cftime.num2date(t, units, calendar=calendar)
+                nc.setncattr("lowprec_restart_time_units", units)
+                nc.setncattr("lowprec_restart_date", f"{date.isoformat()} ({calendar} calendar)")
             nc.setncattr("lowprec_spinup_length", f"{length} ({total} steps)")
-            nc.setncattr("history", f"written by lowprec spinup: float64, step {restart.step}")
+            nc.setncattr("history", f"{nc.getncattr('history')} (lowprec spinup: float64)")
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -250,35 +262,66 @@ def _write_dated_restart(restart: Restart, path: Path, t: float, time_units: str
 
 
 def _diagnostics_dataset(model: Any, exp: Experiment, steps: list[int],
-                         values: dict[str, list[np.ndarray]], restarts: list[Path],
-                         total: int) -> xr.Dataset:
+                         values: dict[str, list[np.float64]], fields: set[str],
+                         restarts: list[Path], total: int, every: int, status: str,
+                         blowup_step: int) -> xr.Dataset:
+    """The diagnostics so far; ``status``: running (rewritten at each restart date), complete,
+    or blown_up (at ``blowup_step``). ``values``: a scalar per record, the domain mean for the
+    names in ``fields``. The precision attributes are those of a run file's."""
     import lowprec
-    t, t_attrs, t_enc = _time_values(np.asarray(steps, dtype=np.int64), model.dt, model.time_units)
+    t, t_attrs, t_enc = _time_values(np.asarray(steps, dtype=np.int64), model.dt, model.time_units,
+                                     exp.run.time_encoding())
+    # CF reserves a coordinate named time for "<unit> since <epoch>" (§4.4, §5.1): dimensionless
+    # model time is model_time, as in validation.nc
+    tname = "model_time" if model.time_units == "1" else "time"
     outputs = {o.name: o for o in model.OUTPUTS}
     data_vars = {}
     for name, series in values.items():
         out = outputs.get(name)
-        stacked = np.stack(series)
+        stacked = np.asarray(series, dtype=np.float64)
         attrs = out.attrs() if out is not None else {}
         space = [d for d in (out.dims if out is not None else ()) if d != "time"]
-        if stacked.ndim > 1:
-            stacked = stacked.reshape(len(series), -1).mean(axis=1)
+        if name in fields:
             attrs["long_name"] = f"domain mean of {attrs.get('long_name', name)}"
-            attrs["cell_methods"] = f"time: point {' '.join(d + ':' for d in space)} mean"
+            # The file has no (y, x) or (depth) dimension for cell_methods to name: the mean is
+            # said in words (an unweighted mean over the grid points, not an area mean).
+            attrs["cell_methods"] = "time: point"
+            attrs["comment"] = (f"unweighted mean over every grid point of ({', '.join(space)}) "
+                                "of the model's output variable " + name)
             attrs.pop("standard_name", None)
             name = f"{name}_mean"
-        data_vars[name] = xr.Variable(("time",), stacked, attrs)
-    ds = xr.Dataset(data_vars, {"time": xr.Variable(("time",), t, t_attrs, t_enc)})
+        if "cell_methods" in attrs:
+            attrs["cell_methods"] = attrs["cell_methods"].replace("time:", f"{tname}:")
+        data_vars[name] = xr.Variable((tname,), stacked, attrs)
+    ds = xr.Dataset(data_vars, {tname: xr.Variable((tname,), t, t_attrs, t_enc)})
     ds.attrs = {
         "Conventions": "CF-1.11",
         "title": f"lowprec {exp.model} spin-up (float64): domain-mean diagnostics",
+        "history": f"written by lowprec spinup {lowprec.__version__} (float64)",
         "lowprec_version": lowprec.__version__,
         "lowprec_model": exp.model,
         "lowprec_spinup_steps": np.int64(total),
+        # the precision it ran at, as a run file says it: float64 is plain numpy
+        "lowprec_sbits": np.int32(52),
+        "lowprec_ebits": "none",
+        "lowprec_subnormals": "true",
+        "lowprec_mode": "nearest",
+        "lowprec_policy": "fused",
+        "lowprec_backend": "float64 (plain numpy)",
+        "lowprec_seed": np.int64(exp.precision.seed),
+        "lowprec_member": np.int32(exp.run.member),
+        "lowprec_status": status,
+        "lowprec_blowup_step": np.int64(blowup_step),
+        "lowprec_spinup": "none: this file is the spin-up",
+        "lowprec_output_interval": exp.run.output_interval,
+        "lowprec_output_interval_steps": np.int64(every),
         "lowprec_dt": float(model.dt),
         "lowprec_restarts": " ".join(p.name for p in restarts),
         "lowprec_config": exp.to_toml(),
     }
+    if blowup_step >= 0:
+        ds.attrs["lowprec_blowup_time"] = blowup_step * (
+            model.dt if model.time_units == "1" else model.dt / DAY)
     return ds
 
 

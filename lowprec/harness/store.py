@@ -48,14 +48,19 @@ holding one column of every run of a sweep needs memory independent of the run l
 what fits in :data:`WRITE_BYTES` of buffered output (capped so a chunk stays under
 :data:`CHUNK_BYTES`), so checkpoints append whole chunks.
 Data variables are zlib level 1 with shuffle; coordinates have no ``_FillValue``; time is
-"days since 0001-01-01 00:00:00" in the ``365_day`` calendar (physical models) or plain model
-time with units "1" (dimensionless models), likewise for the time axes of means (``time_1d``)
-and their bounds.
+"days since 0001-01-01 00:00:00" in the ``365_day`` calendar by default (physical models; [run]
+start and calendar set them: ``RunSettings.time_encoding``) or plain model
+time with units "1" (dimensionless models: the axis is ``model_time`` in the file, as CF
+reserves ``time`` for "<unit> since <epoch>", and ``time`` again in what :func:`open_run`
+returns), likewise for the time axes of means (``time_1d``) and their bounds.
 
 Restarts are netCDF too, written atomically (a temporary file, then rename): every array of
 ``model.state_arrays`` as a float64 variable, the running sums of means in progress, and in the
 attributes the step, the number of outputs written, the emulator's state (the stochastic-
-rounding counter, JSON), the model name and the resolved experiment (TOML text).
+rounding counter, JSON), the model name and the resolved experiment (TOML text). They are
+CF-1.11 (:class:`RestartLayout`): the model's dims and long_name/units of each array
+(``model.state_description``), the model time of the state as a scalar coordinate. Arrays are
+read back by name, so restarts written before they were described still read.
 
 Locks (:func:`output_lock`): one writer per output: ``<output>.lock`` is held (``flock``; the OS
 drops it if the process dies) while a run writes, and removed when it ends.
@@ -85,6 +90,27 @@ COLUMN_BYTES = 4 * 2**20        # most bytes (as float64) of a run's whole serie
 CHUNK_BYTES = 2**20             # largest chunk, bytes (as float64)
 WRITE_BYTES = 32 * 2**20        # output rows buffered between checkpoints, bytes (as float64)
 SUM_PREFIX = "lowprec_mean_sum__"
+# A dimensionless model's time axis in its files: CF reserves a coordinate named time for
+# "<unit> since <epoch>" (§4.4, §5.1). Readers (open_run, open_sweep) see it as "time" again.
+MODEL_TIME = "model_time"
+
+
+def as_time(ds: xr.Dataset) -> xr.Dataset:
+    """A run file's dataset with its dimensionless ``model_time`` axis named ``time`` again."""
+    if MODEL_TIME in ds.dims and "time" not in ds.variables and "time" not in ds.dims:
+        ds = ds.rename({MODEL_TIME: "time"})
+        for var in ds.data_vars.values():
+            if "cell_methods" in var.attrs:
+                var.attrs["cell_methods"] = file_cell_methods(var.attrs["cell_methods"],
+                                                              {MODEL_TIME: "time"})
+    return ds
+
+
+def file_cell_methods(text: str, names: dict[str, str]) -> str:
+    """cell_methods with its dimension names renamed (``names``: old -> new)."""
+    for old, new in names.items():
+        text = text.replace(f"{old}:", f"{new}:")
+    return text
 
 
 class StorageError(LowprecError, OSError):
@@ -265,7 +291,8 @@ def _global_attributes(path: Path) -> dict[str, Any]:
 def open_run(path: Path | str, *, load: bool = True, what: str = "run file") -> xr.Dataset:
     """Open one run file; ``load=True`` reads it into memory and closes the file.
 
-    The time axis decodes to cftime dates (365_day calendar) or stays model time (Lorenz-63).
+    The time axis decodes to cftime dates (365_day calendar) or stays model time (Lorenz-63:
+    ``model_time`` in the file, ``time`` in the dataset returned).
     A missing file is FileNotFoundError; one that cannot be read (truncated, not netCDF) is
     :class:`StorageError` naming it (``what`` says what it is, e.g. "output").
     """
@@ -273,8 +300,8 @@ def open_run(path: Path | str, *, load: bool = True, what: str = "run file") -> 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such {what}.")
     try:
-        ds = xr.open_dataset(path, engine="netcdf4",
-                             decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
+        ds = as_time(xr.open_dataset(path, engine="netcdf4",
+                                     decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)))
         if load:
             with ds:
                 return ds.load()
@@ -384,6 +411,9 @@ class RunFile:
         self.partial = self.path.with_name(self.path.name + ".partial")
         self._previous = self.path.with_name(self.path.name + ".previous")
         self.layout = layout
+        time_axis = layout.axes.get("time")
+        self.names = ({"time": MODEL_TIME} if time_axis is not None
+                      and time_axis.attrs.get("units") == "1" else {})   # dim -> its file name
         self.fresh = fresh
         self.writes = 0
         for stale in (self.partial, self._previous):    # left by a killed session
@@ -398,14 +428,17 @@ class RunFile:
         """Rows of each time dimension (``time``, ``time_1d`` ...) of the file at ``path``."""
         import netCDF4
         with netCDF4.Dataset(path) as nc:
-            return {name: len(d) for name, d in nc.dimensions.items() if name.startswith("time")}
+            return {("time" if name == MODEL_TIME else name): len(d)
+                    for name, d in nc.dimensions.items()
+                    if name.startswith("time") or name == MODEL_TIME}
 
     @staticmethod
     def appendable(path: Path | str) -> bool:
         """Whether the file at ``path`` can be appended to (its time dimensions are unlimited)."""
         import netCDF4
         with netCDF4.Dataset(path) as nc:
-            times = [d for name, d in nc.dimensions.items() if name.startswith("time")]
+            times = [d for name, d in nc.dimensions.items()
+                     if name.startswith("time") or name == MODEL_TIME]
             return all(d.isunlimited() for d in times)
 
     # -- a checkpoint --------------------------------------------------------------------------
@@ -515,18 +548,15 @@ class RunFile:
                 var = nc.createVariable(name, "S1", (*dims, dim))
                 var[:] = np.frombuffer(text, dtype="S1")
                 var.setncattr("_Encoding", "utf-8")
+                var.setncatts(attrs)
             else:
-                var = nc.createVariable(name, values.dtype, dims, fill_value=False)
-                if values.ndim:
-                    var[...] = values
-                else:
-                    var.assignValue(values)
-            var.setncatts(attrs)
+                _write_array(nc, name, tuple(dims), values, attrs)
 
     def _write_axis(self, nc: Any, dim: str, rows: Rows) -> None:
         if len(rows.values) == 0:
             return
         spec = self.layout.axes[dim]
+        dim = self.names.get(dim, dim)
         if dim not in nc.dimensions:
             nc.createDimension(dim, None)
             var = nc.createVariable(dim, "f8", (dim,), chunksizes=(spec.chunk,), fill_value=False)
@@ -547,9 +577,13 @@ class RunFile:
             return
         spec = self.layout.variables[name]
         if name not in nc.variables:
-            var = nc.createVariable(name, rows.values.dtype, spec.dims, zlib=True, complevel=1,
+            dims = tuple(self.names.get(d, d) for d in spec.dims)
+            var = nc.createVariable(name, rows.values.dtype, dims, zlib=True, complevel=1,
                                     shuffle=True, chunksizes=spec.chunks, fill_value=False)
-            var.setncatts(spec.attrs)
+            attrs = dict(spec.attrs)
+            if "cell_methods" in attrs:
+                attrs["cell_methods"] = file_cell_methods(attrs["cell_methods"], self.names)
+            var.setncatts(attrs)
         var = nc[name]
         # a chunk or two in the cache: written chunks go to disk as they fill, not all at close
         var.set_var_chunk_cache(size=2 * CHUNK_BYTES, nelems=61, preemption=1.0)
@@ -651,39 +685,81 @@ class Restart:
     sums: dict[str, np.ndarray] = field(default_factory=dict)   # means in progress: float64 sums
 
 
-def write_restart(restart: Restart, path: Path | str) -> None:
+@dataclass(frozen=True)
+class RestartLayout:
+    """What makes a restart file self-describing (CF-1.11): each array's dims and attributes,
+    the coordinates its dims name, and its model time (a scalar coordinate)."""
+
+    arrays: dict[str, tuple[tuple[str, ...], dict[str, Any]]]     # name (sums: prefixed)
+    coords: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, Any]]]
+    time: tuple[str, float, dict[str, Any]]                         # name, value, attributes
+    attrs: dict[str, Any] = field(default_factory=dict)             # more global attributes
+
+
+def write_restart(restart: Restart, path: Path | str, layout: RestartLayout | None = None) -> None:
     """Write a restart file atomically (netCDF; arrays and sums as float64 variables).
 
-    Written with the netCDF library directly (as run files are): no xarray lock is ever held by
-    a run's own writes, and a fresh process does not pay for xarray's encoders.
+    With ``layout`` (:func:`lowprec.harness.output.restart_layout`) the file is CF-1.11: named
+    dimensions, long_name and units on every array, the model time as a scalar coordinate. The
+    arrays are the same either way (read back by name: :func:`read_restart`). Written with the
+    netCDF library directly (as run files are): no xarray lock is ever held by a run's own
+    writes, and a fresh process does not pay for xarray's encoders.
     """
     import netCDF4
-    attrs = {"title": f"lowprec restart of a {restart.model} run",
+
+    import lowprec
+    attrs = {"Conventions": "CF-1.11",
+             "title": f"lowprec restart of a {restart.model} run",
+             "history": f"written by lowprec {lowprec.__version__} at step {restart.step}",
              "lowprec_restart_step": np.int64(restart.step),
              "lowprec_restart_outputs": np.int64(restart.outputs),
              "lowprec_emulator_state": json.dumps(restart.emulator_state),
              "lowprec_model": restart.model, "lowprec_config": restart.config,
              "lowprec_state_arrays": json.dumps(list(restart.arrays)),
              "lowprec_mean_sums": json.dumps(list(restart.sums))}
+    if layout is not None:
+        attrs.update(layout.attrs)
+    described = layout.arrays if layout is not None else {}
     path = Path(path)
     try:
         with _temporary_beside(path) as partial:
             with netCDF4.Dataset(partial, "w", format="NETCDF4") as nc:
+                if layout is not None:
+                    name, value, tattrs = layout.time
+                    _write_array(nc, name, (), np.float64(value), tattrs)
+                    for cname, (dims, values, cattrs) in layout.coords.items():
+                        _write_array(nc, cname, dims, values, cattrs)
                 for prefix, arrays in (("", restart.arrays), (SUM_PREFIX, restart.sums)):
                     for name, a in arrays.items():
                         a = np.asarray(a, dtype=np.float64)
-                        dims = tuple(f"{prefix}{name}_dim{i}" for i in range(a.ndim))
-                        for d, n in zip(dims, a.shape):
-                            nc.createDimension(d, n)
-                        var = nc.createVariable(prefix + name, "f8", dims, fill_value=False)
-                        if a.ndim:
-                            var[...] = a
-                        else:
-                            var.assignValue(a)
+                        dims, vattrs = described.get(prefix + name, (None, {}))
+                        if dims is None or len(dims) != a.ndim:
+                            dims = tuple(f"{prefix}{name}_dim{i}" for i in range(a.ndim))
+                        if layout is not None:
+                            vattrs = dict(vattrs, coordinates=layout.time[0])
+                        _write_array(nc, prefix + name, dims, a, vattrs)
                 nc.setncatts(attrs)
             _replace_durably(partial, path)
     except (OSError, RuntimeError) as e:
         raise _write_error(e, path) from e
+
+
+def _write_array(nc: Any, name: str, dims: tuple[str, ...], values: np.ndarray,
+                 attrs: dict[str, Any]) -> None:
+    """One variable (no fill value), its dimensions created as needed (sizes must agree)."""
+    values = np.asarray(values)
+    for d, n in zip(dims, values.shape):
+        if d not in nc.dimensions:
+            nc.createDimension(d, n)
+        elif len(nc.dimensions[d]) != n:
+            raise ValueError(f"dimension {d!r}: {name} has {n} points, another variable "
+                             f"{len(nc.dimensions[d])}")
+    var = nc.createVariable(name, values.dtype, dims, fill_value=False)
+    if values.ndim:
+        var[...] = values
+    else:
+        var.assignValue(values)
+    var.setncatts(attrs)
 
 
 def read_restart(path: Path | str, key: str = "restart_from") -> Restart:

@@ -35,6 +35,10 @@ directory works with workers of a remote scheduler started elsewhere.
 A run is finished when its file exists with ``lowprec_status`` ``complete`` or ``blown_up``;
 finished runs are never recomputed, so a killed sweep, started again, resumes. A run that raised
 is recorded as ``failed`` with its error and is retried only when asked (``retry_failed``).
+
+Progress (:mod:`lowprec.harness.sweep_progress`): runs report their steps as they go (a
+callback when serial, dask events from the workers), so the sweep shows each running run's
+fraction, the dashboard address of its cluster, and a speed and ETA measured from step rates.
 """
 from __future__ import annotations
 
@@ -55,6 +59,8 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from lowprec.errors import ConfigError
+from lowprec.harness.sweep_progress import TOPIC as PROGRESS_TOPIC
+from lowprec.harness.sweep_progress import SweepProgress
 
 FLOAT64_SBITS = 52
 CONTROL_MODE = "nearest"
@@ -604,12 +610,17 @@ def _sweep_section(exp: Any) -> Any:
     return section
 
 
-def _run_one(exp: Any, path: str) -> dict:
-    """A worker's task: one run to ``path``; exceptions come back as text, not as objects."""
+def _run_one(exp: Any, path: str, name: str = "", report: Any = None) -> dict:
+    """A worker's task: one run to ``path``; exceptions come back as text, not as objects.
+
+    report: where the run's progress goes (sweep_progress.reporter: a callable in this process,
+    or a dask event topic on a worker); None: nowhere.
+    """
     from lowprec.harness.run import run_member
+    from lowprec.harness.sweep_progress import reporter
     start = time.perf_counter()
     try:
-        status = run_member(exp, Path(path))
+        status = run_member(exp, Path(path), progress=reporter(name, report))
         error = tb = None
     except BaseException as e:              # noqa: BLE001 - recorded, reported, not swallowed
         if isinstance(e, (KeyboardInterrupt, SystemExit)):     # Ctrl-C, SIGTERM: stop the sweep
@@ -618,38 +629,6 @@ def _run_one(exp: Any, path: str) -> dict:
         tb = traceback.format_exc(limit=-8)
     return {"status": str(status), "error": error, "traceback": tb,
             "seconds": round(time.perf_counter() - start, 3)}
-
-
-# --------------------------------------------------------------------------------------------
-# Progress
-
-class _Progress:
-    """One stderr line per finished run: done/total, failures, blow-ups, elapsed, ETA."""
-
-    def __init__(self, label: str, total: int, skipped: int, quiet: bool, stream: Any = None):
-        self.label, self.total, self.skipped, self.quiet = label, total, skipped, quiet
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.computed = self.failed = self.blown = 0
-
-    def update(self, key: RunKey, status: str) -> None:
-        self.computed += 1
-        self.failed += status == "failed"
-        self.blown += status == "blown_up"
-        if self.quiet:
-            return
-        done = self.skipped + self.computed
-        elapsed = time.monotonic() - self.start
-        remaining = self.total - done
-        eta = _hms(elapsed / self.computed * remaining) if self.computed else "?"
-        print(f"sweep {self.label}: {done}/{self.total} runs done ({self.skipped} already), "
-              f"{self.failed} failed, {self.blown} blown up | elapsed {_hms(elapsed)}, ETA {eta} | "
-              f"{key.name}: {status}", file=self.stream, flush=True)
-
-
-def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -690,20 +669,25 @@ def _client(scheduler: Any, workers: int | None, n_tasks: int) -> Iterator[Any]:
 
 
 def _execute(tasks: list[tuple[RunKey, Any, Path]], scheduler: Any, workers: int | None,
-             ) -> Iterator[tuple[RunKey, dict]]:
-    """Yield (key, outcome) as runs finish, serially or on a dask cluster."""
+             progress: SweepProgress) -> Iterator[tuple[RunKey, dict]]:
+    """Yield (key, outcome) as runs finish, serially or on a dask cluster; the runs' progress
+    reports go to ``progress`` (dask events from the workers, on a topic of this sweep's own)."""
     if not tasks:
         return
     if isinstance(scheduler, str) and scheduler in SERIAL:
         for key, exp, path in tasks:
-            yield key, _run_one(exp, str(path))
+            yield key, _run_one(exp, str(path), key.name, progress.receive)
         return
     from distributed import as_completed
     with _client(scheduler, workers, len(tasks)) as client:
+        if client.dashboard_link:
+            progress.note(f"dask dashboard at {client.dashboard_link}")
+        topic = f"{PROGRESS_TOPIC}-{uuid.uuid4().hex}"
+        client.subscribe_topic(topic, lambda event: progress.receive(event[1]))
         futures = {}
         for key, exp, path in tasks:
-            future = client.submit(_run_one, exp, str(path), pure=False, retries=0,
-                                   key=f"lowprec-{key.name}-{uuid.uuid4().hex}")
+            future = client.submit(_run_one, exp, str(path), key.name, topic, pure=False,
+                                   retries=0, key=f"lowprec-{key.name}-{uuid.uuid4().hex}")
             futures[future] = key
         try:
             for future in as_completed(futures):
@@ -716,6 +700,7 @@ def _execute(tasks: list[tuple[RunKey, Any, Path]], scheduler: Any, workers: int
                 yield key, outcome
         finally:
             client.cancel(list(futures))
+            client.unsubscribe_topic(topic)
 
 
 def sweep(config: Any, outdir: Path | str, *, scheduler: Any = None, workers: int | None = None,
@@ -788,14 +773,14 @@ def _run_sweep(exp: Any, spec: SweepSpec, keys: list[RunKey], restarts: list[Pat
                 todo.append((key, experiment_for(exp, key, restarts), outdir / RUNS / key.filename))
         write_json_atomic(manifest, outdir / MANIFEST)
 
-        progress = _Progress(f"{exp.model} ({shown})", len(keys), skipped, quiet)
+        progress = _progress(exp, f"{exp.model} ({shown})", len(keys), skipped, todo, quiet)
         if not quiet and skipped:
             print(f"sweep {exp.model} ({shown}): {skipped - failed_before} of {len(keys)} runs "
                   f"already finished, {failed_before} failed before (not retried without "
                   f"retry_failed); running {len(todo)}", file=sys.stderr, flush=True)
         last_write = time.monotonic()
         try:
-            for key, outcome in _execute(todo, scheduler, workers):
+            for key, outcome in _execute(todo, scheduler, workers, progress):
                 record = manifest["runs"][key.name]
                 status = outcome["status"]
                 step = None
@@ -815,7 +800,7 @@ def _run_sweep(exp: Any, spec: SweepSpec, keys: list[RunKey], restarts: list[Pat
                 if status == "failed" or time.monotonic() - last_write >= MANIFEST_EVERY:
                     write_json_atomic(manifest, outdir / MANIFEST)
                     last_write = time.monotonic()
-                progress.update(key, status)
+                progress.finished(key.name, status)
                 if on_run_done is not None:
                     on_run_done(key, record)
         finally:
@@ -830,6 +815,24 @@ def _run_sweep(exp: Any, spec: SweepSpec, keys: list[RunKey], restarts: list[Pat
     if not quiet or result.failed:
         print(result.summary(), file=sys.stderr, flush=True)
     return result
+
+
+def _progress(exp: Any, label: str, total: int, skipped: int,
+              todo: list[tuple[RunKey, Any, Path]], quiet: bool) -> SweepProgress:
+    """The sweep's progress lines, knowing each run's steps before it starts."""
+    from lowprec.harness.config import make_model
+    from lowprec.harness.run import schedule
+    model = make_model(exp)
+    steps = {}
+    for key, run_exp, _ in todo:
+        sched = schedule(run_exp, model.dt, model.time_units)
+        from_restart = getattr(run_exp.run, "restart_from", None) is not None
+        steps[key.name] = (sched.interval_steps * sched.n_outputs if from_restart
+                           else sched.total_steps)      # a run from a restart has no spin-up
+    physical = model.time_units != "1"
+    return SweepProgress(label, total, skipped, steps,
+                         step_seconds=model.dt if physical else None, step_time=model.dt,
+                         quiet=quiet)
 
 
 def _open_manifest(outdir: Path, exp: Any, spec: SweepSpec, keys: list[RunKey]) -> dict:
@@ -896,6 +899,8 @@ def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Datase
     import dask.array as da
     import xarray as xr
 
+    from lowprec.harness.store import as_time
+
     outdir = Path(path)
     if not outdir.is_dir():
         raise FileNotFoundError(f"{outdir}: no such sweep directory")
@@ -922,7 +927,7 @@ def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Datase
             unreadable.append(f"{file} ({why})")
             rec["status"] = "unreadable"
         elif status in FINISHED:
-            opened[k], files[k] = _open_lazily(file), file
+            opened[k], files[k] = as_time(_open_lazily(file)), file
             rec["status"], rec["blowup_step"] = status, step
         elif rec.get("status") in FINISHED:
             rec["status"] = "pending"       # manifest said finished but the file is gone

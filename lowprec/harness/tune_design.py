@@ -155,6 +155,14 @@ def parse_tune(section: Mapping[str, Any] | None, exp: Any, model_cls: type,
     if not declared:
         raise ConfigError(f"{source + ': ' if source else ''}model {exp.model!r} declares no "
                           "precision components (COMPONENTS), so there is nothing to tune")
+    if exp.precision.backend == "native":
+        raise ConfigError(
+            f"{source + ': ' if source else ''}precision.backend = 'native': a tune runs one "
+            "component at a time at reduced sbits with the others in double precision, a "
+            "per-component mixture that native arithmetic cannot run (see lowprec.native), and "
+            "probes sbits that have no hardware dtype. Tune with backend 'emulated' (at nearest "
+            "rounding its elementwise results equal the hardware's bit for bit), then run the "
+            "format it chooses with backend 'native'.")
     components = _names(section.get("components", list(declared)), "components", source, declared)
     from lowprec.harness.config import MODES
     modes = _names(section.get("modes", ["nearest", "stochastic"]), "modes", source, MODES)

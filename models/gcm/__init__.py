@@ -11,8 +11,13 @@ In the spirit of SPEEDY (Molteni 2003), in which Paxton et al. (2022) rounded ev
 - ``semi_implicit.py`` gravity-wave terms centred in time about rest and an isothermal 300 K.
 - ``diffusion.py``     implicit ∇⁸ hyperdiffusion, 2.4 h at the truncation wavenumber.
 - ``timestepping.py``  leapfrog with the Robert–Asselin–Williams filter (0.05, 0.53); Euler first.
-- ``forcing.py``       the physics as a swappable object: Held & Suarez (1994), or none.
-- ``state.py``         the data passed between them; ``model.py`` wires them and steps.
+- ``forcing.py``       the physics as a swappable object: Held & Suarez (1994), moist, or none.
+- ``moist_forcing.py`` ``physics = "moist"``: Thatcher & Jablonowski (2016) on the leapfrog, with
+                       specific humidity q as a spectral tracer; the column physics in
+                       ``moist_physics.py`` (``condensation.py``, ``surface_fluxes.py``,
+                       ``boundary_layer.py``, ``tridiagonal.py``).
+- ``state.py``         the data passed between them (and the float64 sums of precipitation);
+                       ``model.py`` wires them and steps.
 
 One step (``GCM.step``), each part under its precision component (the paper's per-module
 precisions of SPEEDY): ``transforms`` (to the grid: FFT and Legendre sums), ``dynamics`` (grid-point

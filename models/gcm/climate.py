@@ -1,4 +1,5 @@
-"""Held–Suarez climate statistics from time-mean zonal means (float64 numpy, for reports).
+"""Held–Suarez (and moist aquaplanet) climate statistics from time-mean zonal means (float64
+numpy, for reports).
 
 The spec's expected climate (specs/models.md §4, after Held & Suarez 1994): westerly jets of
 roughly 28–32 m s⁻¹ near 40–45° latitude around σ ≈ 0.25, surface westerlies in mid-latitudes,
@@ -53,6 +54,27 @@ def held_suarez_summary(u: np.ndarray, T: np.ndarray, lat: np.ndarray,
     out["T_equator_surface"] = float(T[surface, near_equator].mean())
     out["T_min"] = float(T.min())
     out["T_max"] = float(T.max())
+    return out
+
+
+def moist_summary(precip: np.ndarray, lat: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+    """Zonal-mean precipitation's features (TJ16's aquaplanet): the global mean, the equatorial
+    value, the subtropical minima (5–40°) and mid-latitude maxima (30–65°) per hemisphere, with
+    their latitudes.
+
+    precip: time-mean zonal-mean precipitation (lat,) in mm day⁻¹; lat in degrees; weights: the
+    Gaussian weights w_j (Σ = 2, area weights of the rows). Keys end in ``_S``/``_N``.
+    """
+    precip, lat, weights = (np.asarray(x, dtype=np.float64) for x in (precip, lat, weights))
+    out = {"global_mean": float(np.sum(precip * weights) / np.sum(weights)),
+           "equator": float(precip[np.abs(lat) <= np.sort(np.abs(lat))[1]].mean())}
+    for name, side in (("S", lat < 0), ("N", lat > 0)):
+        for key, low, high, pick in (("subtropical_min", 5, 40, np.argmin),
+                                     ("midlatitude_max", 30, 65, np.argmax)):
+            rows = np.flatnonzero(side & (np.abs(lat) >= low) & (np.abs(lat) <= high))
+            j = int(rows[pick(precip[rows])])
+            out[f"{key}_{name}"] = float(precip[j])
+            out[f"{key}_latitude_{name}"] = float(lat[j])
     return out
 
 

@@ -83,6 +83,16 @@ class PrimitiveEquations:
         return GridState(vor=vor, div=div, temp=temp, lnps=lnps, U=U, V=V, dlnps_dx=dx,
                          dlnps_dy=dy, tracers=dict(zip(names, tracers)))
 
+    def columns_to_grid(self, s: SpectralState) -> GridState:
+        """What a column physics needs of a state on the grid (T′, ln p_s, U, V, tracers): the
+        previous time level for a lagged forcing. Vorticity, divergence and ∇ln p_s are None."""
+        names = list(s.tracers)
+        scalars, ((U, V),), _ = self.transform.to_grid(
+            scalars=[s.temp, s.lnps, *(s.tracers[n] for n in names)], vectors=[(s.vor, s.div)])
+        temp, lnps, *tracers = scalars
+        return GridState(vor=None, div=None, temp=temp, lnps=lnps, U=U, V=V, dlnps_dx=None,
+                         dlnps_dy=None, tracers=dict(zip(names, tracers)))
+
     def to_spectral(self, t: GridTendencies) -> tuple[list, tuple, list]:
         """(scalars E, T, ln p_s, tracers; (curl, div) of F; flux divergences of T′, tracers)."""
         names = list(t.tracers)

@@ -1,16 +1,23 @@
 """Forcings (physics) of the GCM: swappable objects that turn grid fields into grid tendencies.
 
 A forcing knows nothing of the dynamical core, and the core nothing of it. The model builds one by
-name (``physics = "held_suarez" | "none"``; :data:`FORCINGS`), from the model's parameters, the
-grid geometry and the arithmetic, and each step asks it for ``tendency(state) -> PhysicsTendency``
-on the grid (u, v, T and any tracers; run under the ``"physics"`` component). A forcing that needs
-prognostic tracers (a moist one: specific humidity) names them in ``tracers`` and gives their
-initial values: the core then carries, advects, diffuses and steps them. The protocol:
+name (``physics = "held_suarez" | "moist" | "none"``; :data:`FORCINGS`), from the model's
+parameters, the grid geometry and the arithmetic, and each step asks it for
+``tendency(state, first) -> PhysicsTendency`` on the grid (u, v, T and any tracers; run under the
+``"physics"`` component; ``first``: the Euler first step of Δt, else a leapfrog step over 2Δt). A
+forcing that needs prognostic tracers (a moist one: specific humidity) names them in ``tracers``
+and gives their initial values: the core then carries, advects, diffuses and steps them. A
+forcing with ``lagged = True`` is given the state at the previous time level X^{n−1} (a
+time-split physics over 2Δt, stable for fast damping: ``moist_forcing.py``), else the state at
+X^n. ``amounts`` names per-step amounts it returns (precipitation ...), which the model sums in
+float64 (``state.Accumulations``). The protocol:
 
     class Forcing(Protocol):
         tracers: tuple[str, ...]                          # prognostic tracers it needs
+        amounts: tuple[str, ...]                          # per-step amounts it reports
+        lagged: bool                                      # evaluated at X^{n−1} (else X^n)
         def initial_tracers(self) -> dict[str, ndarray]   # name -> float64 grid (K, nlat, nlon)
-        def tendency(self, s: PhysicalState) -> PhysicsTendency
+        def tendency(self, s: PhysicalState, first: bool) -> PhysicsTendency
 
 Held & Suarez (1994, BAMS 75, 1825–1830), with σ = p/p_s and p0 = 1000 hPa:
 
@@ -30,37 +37,28 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from models.base import FLOAT64, Arithmetic
-from models.gcm.state import PhysicalState, PhysicsTendency
+from models.gcm.moist_forcing import MoistForcing
+from models.gcm.state import GridGeometry, PhysicalState, PhysicsTendency
 
 DAY = 86400.0
 
 
-@dataclass(frozen=True)
-class GridGeometry:
-    """What a forcing may know of the grid: float64 coordinates and levels."""
-
-    sinlat: np.ndarray          # sin φ_j, (nlat,)
-    coslat: np.ndarray          # cos φ_j, (nlat,)
-    sigma: np.ndarray           # full levels σ_k, (K,)
-    sigma_half: np.ndarray      # half levels σ_{k+1/2}, (K+1,)
-    nlon: int
-    dt: float                   # the model's time step, s (for implicit physics)
-    p0: float                   # reference pressure of ln(p_s/p0), Pa
-    kappa: float                # R/c_p
-
-
 class Forcing(Protocol):
     tracers: tuple[str, ...]
+    amounts: tuple[str, ...]
+    lagged: bool
 
     def initial_tracers(self) -> dict[str, np.ndarray]: ...
 
-    def tendency(self, s: PhysicalState) -> PhysicsTendency: ...
+    def tendency(self, s: PhysicalState, first: bool = False) -> PhysicsTendency: ...
 
 
 class NoForcing:
     """No physics: the adiabatic, inviscid core (diffusion aside)."""
 
     tracers: tuple[str, ...] = ()
+    amounts: tuple[str, ...] = ()
+    lagged = False
 
     def __init__(self, params: Any = None, geometry: GridGeometry | None = None,
                  emu: Arithmetic = FLOAT64):
@@ -69,7 +67,7 @@ class NoForcing:
     def initial_tracers(self) -> dict[str, np.ndarray]:
         return {}
 
-    def tendency(self, s: PhysicalState) -> PhysicsTendency:
+    def tendency(self, s: PhysicalState, first: bool = False) -> PhysicsTendency:
         return PhysicsTendency()
 
 
@@ -92,9 +90,13 @@ class HeldSuarezParams:
 
 
 class HeldSuarez:
-    """Held–Suarez relaxation and friction (module docstring). Build under ``"physics"``."""
+    """Held–Suarez relaxation and friction (module docstring). Build under ``"physics"``.
+
+    Evaluated at X^n, as the dry core always was (its rates are slow: k Δt ≤ 0.04 at T21)."""
 
     tracers: tuple[str, ...] = ()
+    amounts: tuple[str, ...] = ()
+    lagged = False
 
     def __init__(self, p: HeldSuarezParams, geometry: GridGeometry, emu: Arithmetic = FLOAT64):
         g = geometry
@@ -117,7 +119,7 @@ class HeldSuarez:
         log_p = self.log_sigma + lnps                            # ln(p/p0)
         return np.maximum(self.T_min, (self.T_lat - self.dtheta * log_p) * np.exp(self.kappa * log_p))
 
-    def tendency(self, s: PhysicalState) -> PhysicsTendency:
+    def tendency(self, s: PhysicalState, first: bool = False) -> PhysicsTendency:
         T_eq = self.equilibrium_temperature(s.lnps)
         return PhysicsTendency(u=-(self.k_v * s.u), v=-(self.k_v * s.v),
                                T=-(self.k_T * (s.T - T_eq)))
@@ -127,8 +129,9 @@ def _held_suarez(params: Any, geometry: GridGeometry, emu: Arithmetic) -> HeldSu
     return HeldSuarez(HeldSuarezParams.from_params(params), geometry, emu)
 
 
-# physics name -> factory(model params, geometry, arithmetic); issue 10 adds "moist"
+# physics name -> factory(model params, geometry, arithmetic)
 FORCINGS: dict[str, Callable[[Any, GridGeometry, Arithmetic], Forcing]] = {
     "held_suarez": _held_suarez,
+    "moist": MoistForcing.from_model,
     "none": NoForcing,
 }

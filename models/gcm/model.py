@@ -15,7 +15,7 @@ from models.gcm.dynamics import PrimitiveEquations
 from models.gcm.forcing import FORCINGS, GridGeometry
 from models.gcm.semi_implicit import SemiImplicit
 from models.gcm.spectral import SpectralTransform
-from models.gcm.state import LeapfrogState, SpectralState
+from models.gcm.state import Accumulations, LeapfrogState, SpectralState
 from models.gcm.timestepping import LeapfrogWeights, euler, leapfrog_raw
 from models.gcm.vertical import SigmaLevels, half_levels, reference_temperature
 
@@ -34,7 +34,8 @@ class GCMParams:
     levels: int = 8                 # σ layers: 8 = SPEEDY's half levels; other n: n equal layers
     sigma_half: tuple[float, ...] | None = None   # half levels 0..1 (overrides levels)
     dt: float | None = None         # time step, s, dividing 6 h, 2ΩΔt < 1; None: the spec's (below)
-    physics: str = "held_suarez"    # "held_suarez" | "none" (adiabatic, inviscid but diffusion)
+    physics: str = "held_suarez"    # "held_suarez" | "moist" (TJ16) | "none" (adiabatic, inviscid
+                                    # but diffusion)
     radius: float = 6.371e6         # a, m
     Omega: float = 7.292e-5         # rotation rate, s⁻¹
     gravity: float = 9.81           # g, m s⁻² (only in the reference profile T_ref)
@@ -56,6 +57,10 @@ class GCMParams:
     T_min: float = 200.0            # K
     dT_y: float = 60.0              # K
     dtheta_z: float = 10.0          # K
+    # Thatcher & Jablonowski (2016), physics = "moist" only (moist_forcing.py)
+    moist_T_max: float = 294.0      # T_max of TJ16's modified relaxation, K
+    moist_dT_y: float = 65.0        # ΔT_y of TJ16's modified relaxation, K
+    initial_relative_humidity: float = 0.5   # initial q / q_sat(T_ref(σ), σ p0)
 
     def __post_init__(self) -> None:
         if (isinstance(self.truncation, bool) or int(self.truncation) != self.truncation
@@ -84,6 +89,9 @@ class GCMParams:
                      "semi_implicit_temperature"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"gcm: {name}={getattr(self, name)!r} must be positive")
+        if not 0 <= self.initial_relative_humidity <= 1:
+            raise ValueError(f"gcm: initial_relative_humidity={self.initial_relative_humidity!r}: "
+                             f"a fraction of saturation in [0, 1] (default 0.5; physics='moist')")
         if int(self.diffusion_order) != self.diffusion_order or self.diffusion_order < 1:
             raise ValueError(f"gcm: diffusion_order={self.diffusion_order!r}: an integer >= 1 "
                              f"(4 gives ∇⁸)")
@@ -124,14 +132,29 @@ OUTPUTS = (
            "zonal mean (over all longitudes) of the air temperature",
            standard_name="air_temperature", cell_methods="time: point",
            units_metadata="temperature: on_scale", interval="1 day"),
+    # The moist tier's (physics = "moist"; zero for a dry physics, which has no water). precip
+    # is summed in float64 over the 6 hours ending at each 6-hour boundary of model time (the
+    # last complete window at the output time: write it 6-hourly), state.Accumulations.
+    Output("precip", ("time", "lat", "lon"), "mm",
+           "large-scale precipitation accumulated over the 6 hours ending at the time (liquid "
+           "water equivalent thickness)", standard_name="lwe_thickness_of_precipitation_amount",
+           cell_methods="time: sum"),
+    Output("T_lowest", ("time", "lat", "lon"), "K",
+           "air temperature at the lowest model level (sigma = 0.95 with the default 8 levels; "
+           "lev[-1])", standard_name="air_temperature", cell_methods="time: point",
+           units_metadata="temperature: on_scale"),
+    Output("q", _GRID, "kg kg-1", "specific humidity (zero for a dry physics)",
+           standard_name="specific_humidity", cell_methods="time: point"),
 )
+PRECIPITATION_WINDOW = SIX_HOURS    # s: the window of the precip output's sums
 
 FIELDS = ("vor", "div", "temp", "lnps")
 
 
 @register("gcm")
 class GCM:
-    """Spectral primitive-equation model with Held–Suarez forcing (package docstring).
+    """Spectral primitive-equation model with Held–Suarez, TJ16 moist or no forcing (package
+    docstring).
 
     ``GCM(GCMParams(truncation=21), emu)``; ``dt`` is in seconds.
     """
@@ -168,6 +191,7 @@ class GCM:
             self.implicit = SemiImplicit(self.levels, T_si, tr.laplacian_eigenvalues(),
                                          R=p.R, kappa=p.kappa, dt=self.dt, emu=emu)
             self.weights = LeapfrogWeights.from_dt(self.dt, p.robert_filter, p.williams_alpha, emu)
+        self.window_steps = round(PRECIPITATION_WINDOW / self.dt)   # dt divides 6 h (checked)
         # float64 twin of the transform: initial states and output, outside emulation
         self.transform64 = (tr if isinstance(emu, Float64) else
                             SpectralTransform(p.truncation, p.radius, FLOAT64))
@@ -179,14 +203,21 @@ class GCM:
 
     # --- the step ----------------------------------------------------------------------------
     def step(self, s: LeapfrogState) -> LeapfrogState:
-        """One Δt: tendencies at time n, semi-implicit solve, diffusion, leapfrog + RAW filter."""
+        """One Δt: tendencies at time n, semi-implicit solve, diffusion, leapfrog + RAW filter.
+
+        A lagged forcing (moist) is given X^{n−1} on the grid (X^0 in the Euler first step), the
+        others X^n; the amounts it reports are summed in float64 into the new state."""
         emu, dyn, first = self.emu, self.dynamics, not s.started
         with emu.component("transforms"):
             g = dyn.to_grid(s.now)                             # ζ, D, T′, ln p_s, U, V, ∇ln p_s
+            columns = (dyn.columns_to_grid(s.before) if self.forcing.lagged and not first
+                       else g)
         with emu.component("dynamics"):
             grid_tend = dyn.grid_tendencies(g)                 # products: fluxes, F_U, F_V, E
+            physical = dyn.physical_state(columns)             # u, v, T for the physics
         with emu.component("physics"):
-            forced = self.forcing.tendency(dyn.physical_state(g))   # Held–Suarez, on the grid
+            forced = self.forcing.tendency(physical, first)    # Held–Suarez, TJ16: on the grid
+        sums = self._accumulate(s.sums, forced.amounts)
         with emu.component("dynamics"):
             grid_tend = dyn.add_forcing(grid_tend, forced)
         with emu.component("transforms"):
@@ -200,9 +231,18 @@ class GCM:
         with emu.component("timestepping"):
             if first:
                 return LeapfrogState(before=s.now, now=euler(s.now, tend, self.weights),
-                                     started=True)
+                                     started=True, sums=sums)
             now, after = leapfrog_raw(s.before, s.now, tend, self.weights)
-            return LeapfrogState(before=now, now=after, started=True)
+            return LeapfrogState(before=now, now=after, started=True, sums=sums)
+
+    def _accumulate(self, sums: Accumulations, amounts: dict) -> Accumulations:
+        """The forcing's amounts of this step added to the float64 sums (outside emulation:
+        diagnostics, never fed back)."""
+        if not amounts:
+            return sums
+        f64 = self.emu.to_float64
+        return sums.add({n: np.asarray(f64(a), dtype=np.float64) for n, a in amounts.items()},
+                        self.window_steps)
 
     # --- states ------------------------------------------------------------------------------
     def initial_state(self, seed: int) -> LeapfrogState:
@@ -215,7 +255,7 @@ class GCM:
         now = {"vor": zeros, "div": zeros, "temp": tr.spectral(noise),
                "lnps": np.zeros((1,) + tr.spectral_shape, dtype=np.complex128)}
         now.update({f"tracer_{n}": tr.spectral(q) for n, q in self.forcing.initial_tracers().items()})
-        return self._enter(now, now, started=False)
+        return self._enter(now, now, started=False, sums=self._zero_sums())
 
     def state_from_grid(self, u: np.ndarray, v: np.ndarray, T: np.ndarray, ps: np.ndarray,
                         tracers: dict[str, np.ndarray] | None = None) -> LeapfrogState:
@@ -231,21 +271,27 @@ class GCM:
         if tracers is None:
             tracers = self.forcing.initial_tracers()
         now.update({f"tracer_{n}": tr.spectral(np.asarray(q)) for n, q in tracers.items()})
-        return self._enter(now, now, started=False)
+        return self._enter(now, now, started=False, sums=self._zero_sums())
+
+    def _zero_sums(self) -> Accumulations:
+        return Accumulations.zeros(tuple(self.forcing.amounts), self.transform64.grid_shape)
 
     def _enter(self, now: dict[str, np.ndarray], before: dict[str, np.ndarray],
-               started: bool) -> LeapfrogState:
-        """Spectral float64 arrays into the arithmetic (the prognostic state: "timestepping")."""
+               started: bool, sums: Accumulations) -> LeapfrogState:
+        """Spectral float64 arrays into the arithmetic (the prognostic state: "timestepping");
+        the float64 sums as they are."""
         def state(arrays: dict[str, np.ndarray]) -> SpectralState:
             e = self.emu.asarray
             return SpectralState(*(e(arrays[f]) for f in FIELDS),
                                  tracers={n: e(arrays[f"tracer_{n}"]) for n in self.tracers})
         with self.emu.component("timestepping"):
-            return LeapfrogState(before=state(before), now=state(now), started=started)
+            return LeapfrogState(before=state(before), now=state(now), started=started, sums=sums)
 
     def state_arrays(self, state: LeapfrogState) -> dict[str, np.ndarray]:
-        """Both time levels, every spectral field as float64 (..., T+1, T+1, 2) = (re, im), and
-        ``started`` (1.0 after the first step)."""
+        """Both time levels, every spectral field as float64 (..., T+1, T+1, 2) = (re, im),
+        ``started`` (1.0 after the first step), and the forcing's float64 sums (moist:
+        ``window_<amount>``, ``last_<amount>``, ``total_<amount>`` (nlat, nlon) and
+        ``window_steps``)."""
         f64 = self.emu.to_float64
         out = {}
         for level in ("now", "before"):
@@ -253,6 +299,29 @@ class GCM:
                 c = np.asarray(f64(a))
                 out[f"{level}_{name}"] = np.stack([c.real, c.imag], axis=-1)
         out["started"] = np.array(1.0 if state.started else 0.0)
+        sums = state.sums
+        for kind in ("window", "last", "total"):
+            out.update({f"{kind}_{n}": a.copy() for n, a in getattr(sums, kind).items()})
+        if self.forcing.amounts:
+            out["window_steps"] = np.array(float(sums.steps))
+        return out
+
+    def state_description(self) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
+        """Dims and CF attributes of each array of :meth:`state_arrays`."""
+        what = {"vor": ("relative vorticity", "s-1"), "div": ("divergence", "s-1"),
+                "temp": ("temperature minus the reference profile T_ref(sigma)", "K"),
+                "lnps": ("ln(p_s/p0)", "1")}
+        what |= {f"tracer_{n}": (f"tracer {n}", "1") for n in self.tracers}
+        out = {}
+        for level, when in (("now", "at the current time step"),
+                            ("before", "at the previous time step (leapfrog)")):
+            for f, (text, units) in what.items():
+                vertical = "surface" if f == "lnps" else "level"
+                out[f"{level}_{f}"] = ((vertical, "m", "l", "real_imaginary"), {
+                    "long_name": f"spherical-harmonic coefficients of {text} {when}; last "
+                                 "dimension: real, imaginary part", "units": units})
+        out["started"] = ((), {"long_name": "1 after the first (forward) step, else 0",
+                               "units": "1"})
         return out
 
     def state_from_arrays(self, arrays: dict[str, np.ndarray]) -> LeapfrogState:
@@ -275,24 +344,60 @@ class GCM:
                 parts[level][f] = a[..., 0] + 1j * a[..., 1]
         if "started" not in arrays:
             raise ValueError("gcm restart: no array 'started' (1.0 after the first step)")
-        return self._enter(parts["now"], parts["before"], started=bool(arrays["started"] > 0.5))
+        return self._enter(parts["now"], parts["before"], started=bool(arrays["started"] > 0.5),
+                           sums=self._sums_from_arrays(arrays))
+
+    def _sums_from_arrays(self, arrays: dict[str, np.ndarray]) -> Accumulations:
+        amounts = tuple(self.forcing.amounts)
+        if not amounts:
+            return Accumulations()
+        keys = [f"{k}_{n}" for k in ("window", "last", "total") for n in amounts]
+        missing = [k for k in keys + ["window_steps"] if k not in arrays]
+        if missing:
+            raise ValueError(f"gcm restart: no array {missing[0]!r}: a restart of physics="
+                             f"{self.params.physics!r} holds the sums {', '.join(keys)} and "
+                             f"window_steps (was it written by a dry run?)")
+        shape = self.transform64.grid_shape
+        for k in keys:
+            if np.shape(arrays[k]) != shape:
+                raise ValueError(f"gcm restart: {k} has shape {np.shape(arrays[k])}, this model "
+                                 f"needs {shape}")
+
+        def part(kind: str) -> dict[str, np.ndarray]:
+            return {n: np.array(arrays[f"{kind}_{n}"], dtype=np.float64) for n in amounts}
+        return Accumulations(window=part("window"), last=part("last"), total=part("total"),
+                             steps=int(round(float(arrays["window_steps"]))))
 
     # --- output ------------------------------------------------------------------------------
     def grid_fields(self, state: LeapfrogState) -> dict[str, np.ndarray]:
-        """u, v, T (K, nlat, nlon) and ps (nlat, nlon) of the current time level, float64."""
+        """u, v, T, the tracers (K, nlat, nlon) and ps (nlat, nlon) of the current time level,
+        float64 (tracers as transformed: small negative q from spectral ripples included)."""
         tr, f64 = self.transform64, self.emu.to_float64
         now = state.now
-        (temp, lnps), ((U, V),), _ = tr.to_grid(scalars=[f64(now.temp), f64(now.lnps)],
-                                                 vectors=[(f64(now.vor), f64(now.div))])
+        names = list(now.tracers)
+        (temp, lnps, *tracers), ((U, V),), _ = tr.to_grid(
+            scalars=[f64(now.temp), f64(now.lnps), *(f64(now.tracers[n]) for n in names)],
+            vectors=[(f64(now.vor), f64(now.div))])
         cos = tr.coslat[:, None]
-        return {"u": U / cos, "v": V / cos, "T": temp + self.T_ref[:, None, None],
-                "ps": self.params.p0 * np.exp(lnps[0])}
+        out = {"u": U / cos, "v": V / cos, "T": temp + self.T_ref[:, None, None],
+               "ps": self.params.p0 * np.exp(lnps[0])}
+        out.update(zip(names, tracers))
+        return out
+
+    def default_outputs(self) -> tuple[str, ...]:
+        """What a run writes when ``[run] variables`` is not given: a dry physics has no water,
+        so no precipitation and no specific humidity (a zero (lev, lat, lon) field per output)."""
+        dry = () if self.params.physics == "moist" else ("precip", "q")
+        return tuple(o.name for o in self.OUTPUTS if o.name not in dry)
 
     def diagnostics(self, state: LeapfrogState) -> dict[str, np.ndarray]:
         """Output name -> float64 array (in OUTPUTS order), computed in float64."""
         g = self.grid_fields(state)
+        dry = np.zeros_like(g["ps"])
         return {"u": g["u"], "v": g["v"], "T": g["T"], "ps": g["ps"],
-                "u_zonal_mean": g["u"].mean(axis=-1), "T_zonal_mean": g["T"].mean(axis=-1)}
+                "u_zonal_mean": g["u"].mean(axis=-1), "T_zonal_mean": g["T"].mean(axis=-1),
+                "precip": state.sums.last.get("precipitation", dry).copy(),
+                "T_lowest": g["T"][-1], "q": g.get("q", np.zeros_like(g["T"]))}
 
     def coords(self) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
         tr = self.transform64
