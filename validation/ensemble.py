@@ -18,7 +18,14 @@ validation.significance for the p-values and validation.weighting for the global
 Parallelism: the points are cut into blocks of about 16 MB of input (every run and sample of a
 point in one block) and a dask scheduler runs the blocks, threads by default (the sort and the
 compiled pair loop release the GIL). Each block is copied once, sorted in place, and read once
-for the run status, the means and all pairs.
+for the run status, the means, all pairs and the W(t) windows (prefixes copied and sorted
+before the main sort).
+
+Out of core: when the data are dask-backed (open_sweep's, read from the run files when
+computed), the blocks are whole chunks of the files along the space dims (the harness chunks
+long runs over few points: lowprec.harness.store), as large as `memory` allows, computed a few
+at a time and reduced as they come. Each chunk of each file is then read once, and the memory
+held is about `memory` (a sweep of 10-year runs: hundreds of MB a block), not the sweep's size.
 
 A run with NaN or inf anywhere (a blow-up) is flagged in `blown_up(sbits, mode, member)` and
 its setting's distances are NaN: a blown-up member is never averaged into a distance. When the
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import uuid
 from collections.abc import Sequence
 
@@ -63,6 +71,11 @@ SETTING_DIMS = ("sbits", "mode", "member")
 # reserves a coordinate named "time" for time in "<unit> since <epoch>" (§4.4, §5.1).
 MODEL_TIME = "model_time"
 _CHUNK_BYTES = 16 * 2**20    # input data per block of points
+# Out of core (dask-backed input, e.g. open_sweep's): the memory the blocks of points in work may
+# take, by default (evaluate's `memory`); a block is held about BLOCK_COPIES times while worked on
+# (the block read, its copy in point order, a window's copy, the read's transients).
+DEFAULT_MEMORY = 4 * 2**30
+BLOCK_COPIES = 4
 
 
 def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
@@ -149,22 +162,25 @@ def _check_layout(ds: xr.Dataset, variables: Sequence[str], pool_dims: Sequence[
 
 def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sample_axes: int,
                 start: int, stop: int, control_rows: np.ndarray, competitor_rows: np.ndarray,
-                power: int, with_status: bool, control_pairs: bool = False
-                ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+                power: int, with_status: bool, control_pairs: bool = False,
+                windows: Sequence[int] = ()) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """The work on one block of points: x (S, O, K, time, *pool, *space_block).
 
     Copies the block once into (point, run, sample) order (it may be a view of the caller's
     data), sorts the samples x[..., start:stop, *pool] in place, and computes the distance of
     every competitor row to every control row of the flattened (S·O·K) runs. Returns
     (per-point outputs, outputs to be summed over blocks): ((pairs (*space, S, O, N, M),), ())
-    or, with `with_status`, ((pairs, present, complete, means), (weighted,)): present = some
-    value is not NaN, complete = every value is finite, over all times; means over the samples
-    (*space, S, O, K); weighted (S, O, K, time after spin-up) = Σ weights · (mean over the pool
+    or, with `with_status`, ((pairs, present, complete, means, final), (weighted,)): present =
+    some value is not NaN, complete = every value is finite, over all times; means over the
+    samples (*space, S, O, K); final the last sample of the block (the last time, and the last
+    element of the pool dims); weighted (S, O, K, time after spin-up) = Σ weights · (mean over the pool
     dims), NaN propagating, over the block's points. With `control_pairs` (and `with_status`),
-    per-point outputs end with the distance of every control to every control (*space, M, M),
-    for the leave-one-out null (validation.significance).
+    per-point outputs then have the distance of every control to every control (*space, M, M),
+    for the leave-one-out null (validation.significance). Last come the pairs of each window
+    [start, w) for w in `windows` (stops along time, each > start and <= stop), as the pairs of
+    x[..., start:w] would be: so W(t) costs no second reading of the data.
     """
-    if not with_status:     # only the window is needed: copy only that
+    if not with_status and not windows:     # only the window is needed: copy only that
         x = x[(slice(None),) * 3 + (slice(start, stop),)]
         start, stop = 0, x.shape[3]
     setting_shape, lead = x.shape[:3], x.shape[x.ndim - n_space:]
@@ -177,19 +193,36 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
     data = np.empty((n_points, n_rows, n_time * n_pool), dtype=natural.dtype)
     for r in range(n_rows):
         data[:, r, :] = natural[r].T
+    del natural
+    pair_shape = lead + setting_shape[:2] + (-1, control_rows.size)
+
+    def pairs_of(sorted_samples: np.ndarray, run_rows: np.ndarray) -> np.ndarray:
+        found = sorted_pairs_kernel(sorted_samples, control_rows, run_rows, power)
+        return np.sqrt(found) if power == 2 else found
+
+    by_window = []
+    for w in windows:           # before the sort: prefixes in time order
+        if w == stop:
+            by_window.append(None)      # the whole series: its pairs are the main pairs
+            continue
+        prefix = data[:, :, start * n_pool:w * n_pool].copy()
+        prefix.sort(axis=-1)
+        by_window.append(pairs_of(prefix, competitor_rows).reshape(pair_shape))
+        del prefix
     samples = data[:, :, start * n_pool:stop * n_pool]       # rows stay contiguous
+    # the last sample: the state at the last output (no pool dims); before the in-place sort
+    final = data[:, :, -1].copy()
     if with_status:     # before the sort: needs time order. (einsum: no BLAS, which skips 0·NaN)
         series = samples.reshape(n_points, n_rows, stop - start, n_pool)
         weighted = np.einsum("p,prtq->rt", weights.reshape(n_points), series) / n_pool
     samples.sort(axis=-1)
     control_pairs = control_pairs and with_status
     run_rows = np.concatenate([competitor_rows, control_rows]) if control_pairs else competitor_rows
-    all_pairs = sorted_pairs_kernel(samples, control_rows, run_rows, power)
-    if power == 2:
-        all_pairs = np.sqrt(all_pairs)
-    pairs = all_pairs[:, :competitor_rows.size].reshape(lead + setting_shape[:2] + (-1, control_rows.size))
+    all_pairs = pairs_of(samples, run_rows)
+    pairs = all_pairs[:, :competitor_rows.size].reshape(pair_shape)
+    window_pairs = tuple(pairs if p is None else p for p in by_window)
     if not with_status:
-        return (pairs,), ()
+        return (pairs, *window_pairs), ()
     # Sorted rows: NaN sorts last and ±inf to the ends, so the first and last values tell.
     first, last = samples[..., 0], samples[..., -1]
     present = ~np.isnan(first)
@@ -199,10 +232,11 @@ def _scan_block(x: np.ndarray, weights: np.ndarray | None, *, n_space: int, n_sa
         present |= ~np.isnan(spun).all(axis=-1)
         complete &= np.isfinite(spun).all(axis=-1)
     means = samples.mean(axis=-1)
-    per_point = (pairs,) + tuple(a.reshape(lead + setting_shape) for a in (present, complete, means))
+    per_point = (pairs,) + tuple(a.reshape(lead + setting_shape)
+                                 for a in (present, complete, means, final))
     if control_pairs:
         per_point += (all_pairs[:, competitor_rows.size:].reshape(lead + (control_rows.size,) * 2),)
-    return per_point, (weighted.reshape(setting_shape + (stop - start,)),)
+    return per_point + window_pairs, (weighted.reshape(setting_shape + (stop - start,)),)
 
 
 def _space_chunks(da: xr.DataArray, space_dims: Sequence[str], chunk_points: int | None) -> list[tuple[int, ...]]:
@@ -219,52 +253,122 @@ def _space_chunks(da: xr.DataArray, space_dims: Sequence[str], chunk_points: int
 
 
 def _blockwise(da: xr.DataArray, space_dims: Sequence[str], fn, scheduler: str,
-               chunk_points: int | None, weights: np.ndarray | None = None
-               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+               chunk_points: int | None, weights: np.ndarray | None = None,
+               memory: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """fn(block, weights block) on blocks of points, run by a dask scheduler.
 
     fn returns (per-point outputs, outputs to sum); the first are assembled as (*space, ...),
     the second summed over the blocks.
 
-    Numpy-backed data is sliced into views (no copy of the whole array, no hashing); dask-backed
-    data is rechunked to whole runs and samples per block. (xarray.apply_ufunc would copy each
-    block once more, and dask.array.from_array the whole input: measured 2× slower here.)
+    Numpy-backed data is sliced into views (no copy of the whole array, no hashing), all blocks
+    in one dask computation. Dask-backed data (open_sweep: run files read when computed) is read
+    out of core: blocks of whole chunks of the files along the space dims (every run and time in
+    each), so each chunk is read once, as large as `memory` allows (:func:`_lazy_space_chunks`),
+    computed a few at a time (as many as the scheduler runs at once) and reduced as they come,
+    so the memory held does not grow with the number of blocks. (xarray.apply_ufunc would copy
+    each block once more, and dask.array.from_array the whole input: measured 2× slower here.)
     """
     core = [d for d in da.dims if d not in space_dims]
     da = da.transpose(*core, *space_dims)
-    chunks = _space_chunks(da, space_dims, chunk_points)
-    offsets = [np.cumsum((0,) + c) for c in chunks]
     data = da.data
     lazy = not isinstance(data, np.ndarray)
     if lazy:
-        data = dask.array.asarray(data).rechunk(tuple(-1 for _ in core) + tuple(chunks)).to_delayed()
+        data = dask.array.asarray(data)
+        per_point = data.dtype.itemsize * int(np.prod([da.sizes[d] for d in core]))
+        chunks = _lazy_space_chunks(data.chunks[len(core):], per_point, chunk_points,
+                                    memory if memory is not None else DEFAULT_MEMORY,
+                                    _parallel_blocks(scheduler))
+    else:
+        chunks = _space_chunks(da, space_dims, chunk_points)
+    offsets = [np.cumsum((0,) + c) for c in chunks]
     run_id = uuid.uuid4().hex
-    tasks, where = [], []
-    for k, index in enumerate(itertools.product(*(range(len(c)) for c in chunks))):
-        region = tuple(slice(offsets[j][i], offsets[j][i + 1]) for j, i in enumerate(index))
-        block = data[(0,) * len(core) + index] if lazy else data[(Ellipsis,) + region]
+    where = [tuple(slice(offsets[j][i], offsets[j][i + 1]) for j, i in enumerate(index))
+             for index in itertools.product(*(range(len(c)) for c in chunks))]
+
+    def task(k: int):       # made when computed: a lazy block's graph is not kept for all blocks
+        region = where[k]
         w = None if weights is None else weights[region]
-        tasks.append(dask.delayed(fn, pure=False)(block, w, dask_key_name=f"lowprec-validation-{run_id}-{k}"))
-        where.append(region)
-    results = dask.compute(*tasks, scheduler=scheduler)
+        return dask.delayed(fn, pure=False)(data[(Ellipsis,) + region], w,
+                                            dask_key_name=f"lowprec-validation-{run_id}-{k}")
     shape = tuple(da.sizes[d] for d in space_dims)
-    outputs = [np.empty(shape + r.shape[len(shape):], r.dtype) for r in results[0][0]]
-    sums = [np.zeros_like(r) for r in results[0][1]]
-    for region, (per_point, summed) in zip(where, results):
-        for out, part in zip(outputs, per_point):
-            out[region] = part
-        for total, part in zip(sums, summed):
-            total += part
+    outputs: list[np.ndarray] = []
+    sums: list[np.ndarray] = []
+    wave = _parallel_blocks(scheduler) if lazy else len(where)
+    for first in range(0, len(where), wave):
+        ks = range(first, min(first + wave, len(where)))
+        results = dask.compute(*[task(k) for k in ks], scheduler=scheduler)
+        if not outputs:
+            outputs = [np.empty(shape + r.shape[len(shape):], r.dtype) for r in results[0][0]]
+            sums = [np.zeros_like(r) for r in results[0][1]]
+        for k, (per_point_out, summed) in zip(ks, results):
+            for out, part in zip(outputs, per_point_out):
+                out[where[k]] = part
+            for total, part in zip(sums, summed):
+                total += part
+        del results
     return outputs, sums
+
+
+def _parallel_blocks(scheduler) -> int:
+    """Blocks a dask scheduler works on at once: 1 for the synchronous one, else its workers."""
+    if isinstance(scheduler, str) and scheduler in ("synchronous", "sync", "single-threaded"):
+        return 1
+    return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+
+
+def _lazy_space_chunks(space_chunks: Sequence[tuple[int, ...]], per_point: int,
+                       chunk_points: int | None, memory: int, parallel: int) -> list[tuple[int, ...]]:
+    """Blocks of whole chunks of dask-backed data along each space dim, within `memory`.
+
+    A block holds every run and sample of its points (`per_point` bytes each); about
+    BLOCK_COPIES times a block is held while it is worked on, and `parallel` blocks at once,
+    so a block gets at most memory / (BLOCK_COPIES · parallel) bytes. Within that it is about
+    _CHUNK_BYTES (or `chunk_points` points), rounded up to a whole chunk of the input (the run
+    files' chunks: each is then read once). A chunk larger than the budget is cut into smaller
+    blocks, each reading the whole chunk again (slower, bounded memory).
+    """
+    allowed = max(1, memory // (BLOCK_COPIES * max(1, parallel) * max(1, per_point)))
+    one_chunk = int(np.prod([c[0] if c else 1 for c in space_chunks]))
+    wanted = chunk_points or max(1, _CHUNK_BYTES // max(1, per_point))
+    target = min(allowed, -(-wanted // one_chunk) * one_chunk)
+    blocks: list[tuple[int, ...]] = []
+    for dim_chunks in reversed(space_chunks):
+        size = sum(dim_chunks)
+        if target >= size:          # whole trailing dims first
+            blocks.insert(0, (size,))
+            target //= size
+            continue
+        groups, current = [], 0
+        for c in dim_chunks:        # then whole chunks of this dim, as many as fit a block
+            if c > target:
+                if current:
+                    groups.append(current)
+                    current = 0
+                piece = max(1, target)
+                groups += [piece] * (c // piece) + ([c % piece] if c % piece else [])
+            elif current + c > target:
+                groups.append(current)
+                current = c
+            else:
+                current += c
+        if current:
+            groups.append(current)
+        blocks.insert(0, tuple(groups))
+        target //= max(groups)
+    return blocks
 
 
 def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start: int, stop: int,
           controls_ids: list, competitor_ids: list, statistic: str, scheduler: str,
           chunk_points: int | None, with_status: bool, normalise: str = "weights",
-          time_dim: str = "time", control_pairs: bool = False):
+          time_dim: str = "time", control_pairs: bool = False, windows: Sequence[int] = (),
+          memory: int | None = None):
     """_scan_block over every point of `da`, samples along `time_dim`; returns DataArrays.
 
-    With `with_status`: [pairs, present, complete, means, global_series], the last the global
+    With `windows` (stops along `time_dim`), the result ends with a list of the pairs of each
+    window [start, w), computed in the same pass over the data.
+
+    With `with_status`: [pairs, present, complete, means, final, global_series], the last the global
     mean (validation.weighting) of each run at each time after spin-up, (sbits, mode, member, time);
     with `control_pairs` too, then control × control distances (*space, control_member,
     other_control).
@@ -281,7 +385,8 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
     fn = functools.partial(_scan_block, n_space=len(space_dims), n_sample_axes=n_sample_axes,
                            start=start, stop=stop, control_rows=control_rows,
                            competitor_rows=competitor_rows, power=1 if statistic == "w1" else 2,
-                           with_status=with_status, control_pairs=control_pairs)
+                           with_status=with_status, control_pairs=control_pairs,
+                           windows=tuple(windows))
     da = da.transpose(*SETTING_DIMS, time_dim,
                       *[d for d in da.dims if d not in (*SETTING_DIMS, time_dim, *space_dims)],
                       *space_dims)
@@ -290,23 +395,29 @@ def _scan(da: xr.DataArray, space_dims: Sequence[str], n_sample_axes: int, start
         w = weighting.area_weights(da, space_dims).transpose(*space_dims).values.astype(np.float64)
         denom = w.sum() if normalise == "weights" else float(w.size)
         weights = w / denom       # Σ weights·x is then the global mean (weighting.global_mean)
-    outputs, sums = _blockwise(da, space_dims, fn, scheduler, chunk_points, weights)
+    outputs, sums = _blockwise(da, space_dims, fn, scheduler, chunk_points, weights, memory)
+    if windows:
+        outputs, window_outputs = outputs[:-len(windows)], outputs[-len(windows):]
     coords = {name: c for name, c in da.coords.items() if set(c.dims) <= set(space_dims)}
     coords.update(sbits=da["sbits"].values, mode=da["mode"].values)
-    pairs = xr.DataArray(outputs[0], dims=(*space_dims, "sbits", "mode", "member", "control_member"),
-                         coords={**coords, "member": competitor_ids, "control_member": controls_ids})
+    pair_dims = (*space_dims, "sbits", "mode", "member", "control_member")
+    pair_coords = {**coords, "member": competitor_ids, "control_member": controls_ids}
+    pairs = xr.DataArray(outputs[0], dims=pair_dims, coords=pair_coords)
+    by_window = [xr.DataArray(o, dims=pair_dims, coords=pair_coords) for o in window_outputs] if windows else []
     if not with_status:
-        return pairs
+        return [pairs, by_window] if windows else pairs
     coords["member"] = da["member"].values
     series = xr.DataArray(sums[0], dims=(*SETTING_DIMS, time_dim),
                           coords={"sbits": coords["sbits"], "mode": coords["mode"],
                                   "member": coords["member"], time_dim: da[time_dim][start:stop]})
-    status = [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:4]]
+    status = [xr.DataArray(o, dims=(*space_dims, *SETTING_DIMS), coords=coords) for o in outputs[1:5]]
     result = [pairs, *status, series]
     if control_pairs:
-        result.append(xr.DataArray(outputs[4], dims=(*space_dims, "control_member", "other_control"),
+        result.append(xr.DataArray(outputs[5], dims=(*space_dims, "control_member", "other_control"),
                                    coords={**{k: v for k, v in coords.items() if k not in SETTING_DIMS},
                                            "control_member": controls_ids, "other_control": controls_ids}))
+    if windows:
+        result.append(by_window)
     return result
 
 
@@ -332,6 +443,7 @@ def evaluate(
     seed: int = 0,
     scheduler: str = "threads",
     chunk_points: int | None = None,
+    memory: int | None = None,
 ) -> xr.Dataset:
     """Distances of every low-precision setting from the double-precision controls, and the null.
 
@@ -358,6 +470,15 @@ def evaluate(
     min_members: fewest controls and null members accepted (a setting with fewer usable
         members gets NaN).
     scheduler: dask scheduler for the per-point work ("threads": the sort releases the GIL).
+    chunk_points: grid points per block (default: about 16 MB of input a block).
+    memory: bytes the blocks in work may take when the data are dask-backed (open_sweep: read
+        from the run files out of core), default DEFAULT_MEMORY (4 GiB). Each block holds every
+        run and sample of its points and is about a quarter of memory / (blocks worked on at
+        once: the scheduler's workers); blocks are whole chunks of the run files, so each file
+        is read once (the W(t) windows come from the same pass), unless one chunk's points
+        exceed that budget (then smaller blocks, reading their chunks again). The peak is then
+        about `memory` plus the results, whatever the sweep's size on disk; one point's data
+        (every run's whole series) is the least a block can hold.
 
     Returns
     -------
@@ -439,16 +560,20 @@ def evaluate(
             raise ValidationInputError(f"spinup={spinup} time steps discard all {ds.sizes[t]} "
                                        f"samples of {name!r} along {t!r}")
     sample_dims = ["time", *pool_dims]
+    window_lengths = _window_lengths(windows, n_time)
     arrays, scans = {}, {}
     present = complete = None
-    for name in variables:      # one pass over the data: status, sorted samples, pairs, means
+    for name in variables:      # one pass over the data: status, sorted samples, pairs, means, W(t)
         arrays[name] = ds[name]
-        t = time_by_var[name]
-        pairs, p, c, means, series, *control_pairs = _scan(
-            arrays[name], space_by_var[name], len(sample_dims), spinup_by_var[name], ds.sizes[t],
+        t, start = time_by_var[name], spinup_by_var[name]
+        stops = sorted({s for s in (_own_count(ds, t, spinup + n) for n in window_lengths) if s > start})
+        pairs, p, c, means, final, series, *rest = _scan(
+            arrays[name], space_by_var[name], len(sample_dims), start, ds.sizes[t],
             controls_ids, competitor_ids, statistic, scheduler, chunk_points, with_status=True,
-            normalise=normalise, time_dim=t, control_pairs=leave_one_out)
-        scans[name] = pairs, means, series, (control_pairs[0] if control_pairs else None)
+            normalise=normalise, time_dim=t, control_pairs=leave_one_out, windows=stops,
+            memory=memory)
+        window_pairs = dict(zip(stops, rest.pop())) if stops else {}
+        scans[name] = pairs, means, final, series, (rest[0] if rest else None), window_pairs
         p, c = p.any(space_by_var[name]), c.all(space_by_var[name])
         present = p if present is None else present | p
         complete = c if complete is None else complete & c
@@ -474,7 +599,6 @@ def evaluate(
     valid_setting = (~blown_up.any("member")) & (n_members >= min_members)
     usable = comp_present & ~blown_up
 
-    window_lengths = _window_lengths(windows, n_time)
     out = xr.Dataset(coords={"sbits": ds["sbits"], "mode": ds["mode"]})
     out["blown_up"] = blown_up.assign_attrs(long_name="run has NaN or inf (its setting's distances are NaN)")
     out["run_present"] = comp_present.assign_attrs(long_name="competitor run exists in the sweep")
@@ -486,7 +610,7 @@ def evaluate(
         space = space_by_var[name]
         units = da.attrs.get("units", "1")
         label = da.attrs.get("long_name", name)
-        pairs, means, series, control_pairs = scans.pop(name)
+        pairs, means, final, series, control_pairs, window_pairs = scans.pop(name)
         member_stat = pairs.mean("control_member")
         w1 = _setting_mean(member_stat, usable, valid_setting)
         w1_null = w1.sel(double, drop=True)
@@ -549,9 +673,12 @@ def evaluate(
         # The state itself, small: member means of the last output and of the time mean after
         # spin-up (the pooled dims averaged too), over the runs that did not blow up.
         t = time_by_var[name]
-        last = da.isel({t: -1}, drop=True)
-        last = last.mean([d for d in pool_dims if d in last.dims]) if pool_dims else last
-        last = last.drop_vars([c for c in last.coords if c not in last.dims])
+        pooled = [d for d in pool_dims if d in da.dims]
+        if pooled:
+            last = da.isel({t: -1}, drop=True).mean(pooled)
+            last = last.drop_vars([c for c in last.coords if c not in last.dims])
+        else:               # from the pass over the data: the run files are not read again
+            last = final.drop_vars([c for c in final.coords if c not in final.dims])
         member_mean = lambda x: x.sel(member=competitor_ids).where(usable).mean("member").where(usable.any("member"))
         control_mean = lambda x: x.sel(double, drop=True).sel(member=controls_ids).mean("member")
         final_time = str(ds[t].values[-1])
@@ -583,8 +710,7 @@ def evaluate(
                 if stop <= start:       # the window ends before this variable's first sample
                     per_window.append(xr.full_like(w1_global, np.nan))
                     continue
-                wp = _scan(da, space, len(sample_dims), start, stop, controls_ids, competitor_ids,
-                           statistic, scheduler, chunk_points, with_status=False, time_dim=t)
+                wp = window_pairs[stop]
                 per_window.append(_setting_mean(glob(wp.mean("control_member")), usable, valid_setting))
             wt = xr.concat(per_window, dim="window")
             put("w1_global_t", wt, f"global mean {stat_name} of {label} over the window [0, t]")

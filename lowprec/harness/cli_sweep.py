@@ -61,6 +61,10 @@ def validation_options(command):
                           "(default), or leave-one-out against the double-vs-double pair "
                           "distances (needs M·N + M(M−1)/2 ≥ 1/alpha − 1 of them)."),
         click.option("--no-pvalues", is_flag=True, help="Skip the p-values and FDR maps."),
+        click.option("--memory", default=None, metavar="BYTES",
+                     help="Memory the validator's blocks of grid points may take, e.g. 4GiB, "
+                          "2000MB (default 4GiB): run files are read out of core, block by "
+                          "block; a smaller budget, smaller blocks."),
         click.option("--skip-unreadable", is_flag=True,
                      help="Validate without run files that cannot be read (truncated, corrupt); "
                           "by default they are an error."),
@@ -71,10 +75,29 @@ def validation_options(command):
 
 
 def _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha, pvalue_method,
-                       no_pvalues, skip_unreadable) -> dict[str, object]:
+                       no_pvalues, skip_unreadable, memory=None) -> dict[str, object]:
     return dict(spinup=spinup, statistic=statistic, normalise=normalise, windows=windows,
                 alpha=alpha, pool_dims=pool_dims or None, pvalues=False if no_pvalues else None,
-                pvalue_method=pvalue_method, skip_unreadable=skip_unreadable or None)
+                pvalue_method=pvalue_method, skip_unreadable=skip_unreadable or None,
+                memory=None if memory is None else parse_bytes(memory))
+
+
+_BYTE_UNITS = {"kib": 2**10, "mib": 2**20, "gib": 2**30, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+               "b": 1}
+
+
+def parse_bytes(text: str) -> int:
+    """'4GiB', '2000MB', '512 MiB' or a number of bytes, as bytes; BadParameter otherwise."""
+    t = str(text).strip().lower().replace(" ", "")
+    unit = next((u for u in sorted(_BYTE_UNITS, key=len, reverse=True) if t.endswith(u)), "")
+    try:
+        value = float(t[:len(t) - len(unit)]) * _BYTE_UNITS.get(unit, 1)
+    except ValueError:
+        value = -1.0
+    if not value >= 1:
+        raise click.BadParameter(f"{text!r}: a memory size such as 4GiB, 2000MB or 512MiB "
+                                 "(at least 1 byte)", param_hint="--memory")
+    return int(value)
 
 
 @click.command()
@@ -178,10 +201,11 @@ def spinup(config: Path, output: Path, length: str | None, restarts: str | None,
 @validation_options
 def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
              normalise: str | None, windows: int | None, alpha: float | None,
-             pvalue_method: str | None, no_pvalues: bool, skip_unreadable: bool) -> None:
+             pvalue_method: str | None, no_pvalues: bool, memory: str | None,
+             skip_unreadable: bool) -> None:
     """Compare every setting of SWEEP_DIR with the double-precision null; write validation.nc."""
     options = _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha,
-                                 pvalue_method, no_pvalues, skip_unreadable)
+                                 pvalue_method, no_pvalues, skip_unreadable, memory)
     try:
         path = run_validation(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:
@@ -194,7 +218,8 @@ def validate(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], st
 @validation_options
 def report(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], statistic: str | None,
            normalise: str | None, windows: int | None, alpha: float | None,
-           pvalue_method: str | None, no_pvalues: bool, skip_unreadable: bool) -> None:
+           pvalue_method: str | None, no_pvalues: bool, memory: str | None,
+           skip_unreadable: bool) -> None:
     """Figures (PNG) and a markdown table from SWEEP_DIR/validation.nc.
 
     Without validation.nc, SWEEP_DIR is validated first. The options are those of `lowprec
@@ -202,7 +227,7 @@ def report(sweep_dir: Path, spinup: int | None, pool_dims: tuple[str, ...], stat
     validation.nc) before the report is made.
     """
     options = _validation_kwargs(spinup, pool_dims, statistic, normalise, windows, alpha,
-                                 pvalue_method, no_pvalues, skip_unreadable)
+                                 pvalue_method, no_pvalues, skip_unreadable, memory)
     try:
         paths = make_report(sweep_dir, **options)
     except (LowprecError, FileNotFoundError) as e:

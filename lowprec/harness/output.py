@@ -151,7 +151,8 @@ class Outputs:
     (outputs per row, time dimension). first_output: step of output 0. interval: steps between
     outputs. rows_per_write: outputs buffered between writes; chunk_rows: outputs per chunk
     along time (dividing rows_per_write); capacity: outputs the buffers can hold
-    (rows_per_write, or every output of an in-memory run).
+    (rows_per_write, or every output of an in-memory run). total_rows: outputs of the whole
+    run, if known (long runs get chunks of fewer points: store.chunk_shape).
     labels: the scalar coordinates (sbits, mode, member) with their attributes.
     encoding: (units, calendar) of the dates of a physical model ([run] start and calendar).
     """
@@ -160,12 +161,14 @@ class Outputs:
                  ratios: Mapping[str, int], time_dims: Mapping[str, str], first_output: int,
                  interval: int, try_float32: bool, rows_per_write: int, capacity: int,
                  labels: Mapping[str, tuple[Any, dict]], chunk_rows: int | None = None,
-                 encoding: tuple[str, str] = (TIME_UNITS, CALENDAR)) -> None:
+                 encoding: tuple[str, str] = (TIME_UNITS, CALENDAR),
+                 total_rows: int | None = None) -> None:
         self.model = model
         self.encoding = encoding            # (units, calendar) of the dates
         self.first_output, self.interval = first_output, interval
         self.rows_per_write = rows_per_write
         self.chunk_rows = chunk_rows or rows_per_write
+        self.total_rows = total_rows
         specs = {o.name: o for o in model.OUTPUTS}
         seconds = interval * model.dt if model.time_units == "s" else None
         self.variables: dict[str, Variable] = {}
@@ -274,9 +277,13 @@ class Outputs:
             axes[dim] = AxisSpec(attrs, bounds, chunk=max(1, self.chunk_rows // r))
         variables = {name: VariableSpec(var.dims, dict(var.attrs, coordinates=SCALAR_COORDS),
                                         chunk_shape(var.shape, max(1, self.chunk_rows
-                                                                   // var.ratio)))
+                                                                   // var.ratio),
+                                                    self._total_rows(var.ratio)))
                      for name, var in self.variables.items()}
         return FileLayout(axes, variables, self.coordinates())
+
+    def _total_rows(self, ratio: int) -> int | None:
+        return None if self.total_rows is None else max(1, self.total_rows // ratio)
 
     def coordinates(self) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
         """The coordinates without a time dimension: the model's, then sbits, mode, member."""

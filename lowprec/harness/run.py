@@ -763,7 +763,8 @@ class _Run:
         self.outputs = Outputs(model, plan.names, shapes, sched.ratios, sched.time_dims,
                                first_output, sched.interval_steps, exp.precision.max_sbits <= 23,
                                per_write, capacity, _labels(exp, plan.record), chunk,
-                               exp.run.time_encoding())
+                               exp.run.time_encoding(),
+                               total_rows=sched.n_outputs if self.out_path is not None else None)
         self.file: RunFile | None = None
         if start.resume is not None:
             self.outputs.restore(self.k, start.resume.sums)
@@ -1021,7 +1022,8 @@ def _write_sizes(shapes: Mapping[str, tuple[int, ...]], sched: "Schedule") -> tu
     whole numbers of the longest mean, so that every mean is complete at a write.
     """
     row_bytes = sum(8 * math.prod(s) for s in shapes.values())
-    block = max((math.prod(chunk_shape(s, 1)[1:]) for s in shapes.values()), default=1)
+    block = max((math.prod(chunk_shape(s, 1, sched.n_outputs)[1:]) for s in shapes.values()),
+                default=1)
     aligned = sched.aligned_every
     per_write = rows_per_write(row_bytes, block, sched.n_outputs, aligned)
     chunk = per_write

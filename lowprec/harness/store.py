@@ -37,12 +37,16 @@ non-standard calendars), so a run that blew up before its first daily mean has n
 variables rather than empty ones (``lowprec_absent_variables`` lists them).
 
 Chunking (:func:`chunk_shape`), for validators that read every time step of a block of grid
-points (issue 10: sweeps larger than memory, read out of core): each time-series variable is
-chunked as (rows per checkpoint, a block of about :data:`CHUNK_POINTS` grid points): the trailing
+points (issue 10: sweeps larger than memory, read out of core by ``validation.evaluate``): each
+time-series variable is chunked as (rows per checkpoint, a block of grid points): the trailing
 dimensions whole while they fit, then a slab of the next one. Reading all time steps of one such
 block reads only its own chunks, so a validator going block by block reads each file once. The
-rows per checkpoint (:func:`rows_per_write`) are what fits in :data:`WRITE_BYTES` of buffered
-output (capped so a chunk stays under :data:`CHUNK_BYTES`), so checkpoints append whole chunks.
+block has :data:`CHUNK_POINTS` points, fewer for long runs: at most what keeps the run's whole
+series over the block (its "column") within :data:`COLUMN_BYTES` as float64, so that a validator
+holding one column of every run of a sweep needs memory independent of the run length (a
+10-year 6-hourly run: 35 points, 4 MiB). The rows per checkpoint (:func:`rows_per_write`) are
+what fits in :data:`WRITE_BYTES` of buffered output (capped so a chunk stays under
+:data:`CHUNK_BYTES`), so checkpoints append whole chunks.
 Data variables are zlib level 1 with shuffle; coordinates have no ``_FillValue``; time is
 "days since 0001-01-01 00:00:00" in the ``365_day`` calendar by default (physical models; [run]
 start and calendar set them: ``RunSettings.time_encoding``) or plain model
@@ -82,6 +86,7 @@ TIME_UNITS = "days since 0001-01-01 00:00:00"
 CALENDAR = "365_day"
 RESOLVED_HEADER = "# lowprec resolved experiment"
 CHUNK_POINTS = 512              # grid points per chunk (a block a validator reads over all time)
+COLUMN_BYTES = 4 * 2**20        # most bytes (as float64) of a run's whole series over one chunk's points
 CHUNK_BYTES = 2**20             # largest chunk, bytes (as float64)
 WRITE_BYTES = 32 * 2**20        # output rows buffered between checkpoints, bytes (as float64)
 SUM_PREFIX = "lowprec_mean_sum__"
@@ -357,19 +362,29 @@ class Block:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def chunk_shape(space: tuple[int, ...], rows: int) -> tuple[int, ...]:
-    """Chunks of a (time, *space) variable: ``rows`` time steps over about CHUNK_POINTS points.
+def chunk_shape(space: tuple[int, ...], rows: int, total_rows: int | None = None) -> tuple[int, ...]:
+    """Chunks of a (time, *space) variable: ``rows`` time steps over a block of grid points.
 
-    Trailing dimensions are kept whole while the block stays within CHUNK_POINTS points; the
-    next one is cut to fit; leading ones get 1. (50, 100) -> (5, 100); (8, 48, 96) -> (1, 5, 96).
+    The block has :func:`chunk_points` points (CHUNK_POINTS; fewer for a run of ``total_rows``
+    rows that is long). Trailing dimensions are kept whole while the block stays within them;
+    the next one is cut to fit; leading ones get 1. (50, 100) -> (5, 100); (8, 48, 96) ->
+    (1, 5, 96); (48, 96) over 14 600 rows -> (1, 35).
     """
+    limit = chunk_points(total_rows)
     chunks: list[int] = []
     points = 1
     for size in reversed(space):
-        take = size if points * size <= CHUNK_POINTS else max(1, CHUNK_POINTS // points)
+        take = size if points * size <= limit else max(1, limit // points)
         chunks.append(max(1, min(size, take)))
         points *= chunks[-1]
     return (max(1, rows), *reversed(chunks))
+
+
+def chunk_points(total_rows: int | None = None) -> int:
+    """Grid points per chunk: CHUNK_POINTS, at most COLUMN_BYTES over ``total_rows`` float64 rows."""
+    if total_rows is None:
+        return CHUNK_POINTS
+    return max(1, min(CHUNK_POINTS, COLUMN_BYTES // (8 * max(1, total_rows))))
 
 
 def rows_per_write(row_bytes: int, block_points: int, total_rows: int, multiple: int = 1) -> int:

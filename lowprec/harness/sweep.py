@@ -927,7 +927,7 @@ def open_sweep(path: Path | str, *, skip_unreadable: bool = False) -> "xr.Datase
             unreadable.append(f"{file} ({why})")
             rec["status"] = "unreadable"
         elif status in FINISHED:
-            opened[k], files[k] = as_time(xr.open_dataset(file, chunks={})), file
+            opened[k], files[k] = as_time(_open_lazily(file)), file
             rec["status"], rec["blowup_step"] = status, step
         elif rec.get("status") in FINISHED:
             rec["status"] = "pending"       # manifest said finished but the file is gone
@@ -1037,6 +1037,27 @@ def _file_params(ds: Any) -> dict | None:
         return tomllib.loads(str(ds.attrs.get("lowprec_config", ""))).get("params", {})
     except tomllib.TOMLDecodeError:
         return None
+
+
+def _open_lazily(file: Path) -> Any:
+    """The run file as a dask-backed Dataset, with a small HDF5 chunk cache per variable.
+
+    A validator reads each chunk once (validation.ensemble: blocks of whole chunks), so the
+    library's default cache (64 MiB per variable and open file: gigabytes for a sweep's files,
+    growing with the number of runs) would only hold memory. store.COLUMN_BYTES per variable
+    still holds a column of a chunk's points over a long run, for blocks smaller than a chunk.
+    The setting applies to files opened while it is set: the previous default is restored.
+    """
+    import netCDF4
+    import xarray as xr
+
+    from lowprec.harness.store import COLUMN_BYTES
+    previous = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(COLUMN_BYTES, previous[1], previous[2])
+    try:
+        return xr.open_dataset(file, chunks={})
+    finally:
+        netCDF4.set_chunk_cache(*previous)
 
 
 def check_run_files(outdir: Path, manifest: Mapping, opened: Mapping[tuple[int, str, int], Any],
