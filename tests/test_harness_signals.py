@@ -30,6 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 STOPPED = (KeyboardInterrupt, SystemExit)       # Interrupted and Terminated are these
 
 
+@pytest.fixture(autouse=True)
+def interactive_ctrl_c():
+    """Ctrl-C as at a terminal. A shell starts background jobs (`make test &`, nohup) with SIGINT
+    ignored, and a run rightly leaves an ignored signal ignored; these tests are about the
+    interactive case, so they give this process Python's own SIGINT handler (a handled signal
+    is reset to the default in a child at exec, so the CLI children get Ctrl-C's default too)."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def heat(length: str, checkpoint: str | None = "1 day", spinup: str = "0 days") -> dict:
     cfg = {"model": "heat", "precision": {"sbits": 10, "mode": "stochastic", "seed": 7},
            "run": {"length": length, "output_interval": "1 day", "spinup": spinup}}
