@@ -120,20 +120,25 @@ def test_sweep_needs_one_restart_per_member(spun, tmp_path):
         sweep(sw(restarts=3), tmp_path / "s", scheduler="serial", quiet=True)
 
 
-def test_restarts_written_before_a_parameter_existed_match_it_at_its_default(spun, tmp_path):
-    # A parameter added to the model later (here c_D, removed from the recorded config) takes
-    # its default: the restart still belongs to the experiment unless that one sets it otherwise.
+def restart_without_param(restart, tmp_path, name: str):
+    """A copy of ``restart`` as a version of lowprec before parameter ``name`` existed wrote it."""
     import shutil
     import tomllib
     import tomli_w
-    from lowprec.harness.spinup import find_restarts
-    out, result = spun
     old = tmp_path / "old_restart.nc"
-    shutil.copy(result.restarts[0], old)
+    shutil.copy(restart, old)
     with netCDF4.Dataset(old, "a") as nc:
         config = tomllib.loads(nc.getncattr("lowprec_config"))
-        del config["params"]["c_D"]
+        del config["params"][name]
         nc.setncattr("lowprec_config", tomli_w.dumps(config))
+    return old
+
+
+def test_restarts_written_before_a_parameter_existed_match_it_at_its_default(spun, tmp_path):
+    # A parameter added to the model later (here c_D, removed from the recorded config) takes
+    # its default: the restart still belongs to the experiment unless that one sets it otherwise.
+    from lowprec.harness.spinup import find_restarts
+    old = restart_without_param(spun[1].restarts[0], tmp_path, "c_D")
     exp = load_config(sw())
     assert find_restarts([old], model="shallow_water", params=exp.params) == [old]
     other = sw()
@@ -219,16 +224,7 @@ def test_spinup_command_prints_paths(tmp_path):
 
 def test_a_run_from_a_restart_written_before_a_parameter_existed(spun, tmp_path):
     # The same through `restart_from`: the recorded config lacks c_D, the run leaves it default.
-    import shutil
-    import tomllib
-    import tomli_w
-    out, result = spun
-    old = tmp_path / "old_restart.nc"
-    shutil.copy(result.restarts[0], old)
-    with netCDF4.Dataset(old, "a") as nc:
-        config = tomllib.loads(nc.getncattr("lowprec_config"))
-        del config["params"]["c_D"]
-        nc.setncattr("lowprec_config", tomli_w.dumps(config))
+    old = restart_without_param(spun[1].restarts[0], tmp_path, "c_D")
     cfg = sw()
     cfg["run"]["length"] = "6 hours"
     assert run(cfg, restart_from=old)["u"].sizes["time"] >= 1
