@@ -222,6 +222,9 @@ def test_cli_stops_on_sigint_and_sigterm_with_status_130_and_143_and_says_what_w
         err = finish(proc)
         if proc.returncode == 0:                         # finished before the signal
             break
+        if (proc.returncode == -signum and not (tmp_path / "a.nc.partial").exists()
+                and open_run(out).attrs["lowprec_status"] == "complete"):
+            break       # the run had ended; the signal landed in interpreter shutdown
         assert proc.returncode == (130 if signum == signal.SIGINT else 143), err
         by = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
         assert f"stopped by {by}" in err and "Traceback" not in err, err
