@@ -81,10 +81,11 @@ such a run fails at its first output, naming the dtypes, instead of writing floa
 from __future__ import annotations
 
 import importlib
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
+from lowprec.components import ComponentNames
 from lowprec.errors import FormatError, NotEmulatedError
 from lowprec.formats import Format, as_format
 
@@ -150,7 +151,7 @@ class _Same:
 _SAME = _Same()
 
 
-class NativeArithmetic:
+class NativeArithmetic(ComponentNames):
     """A model's arithmetic in the numpy dtype of `fmt` (see the module doc).
 
     fmt: a Format with a native dtype (or a preset name, int sbits, dict; see `as_format`).
@@ -170,7 +171,7 @@ class NativeArithmetic:
         self._configured = tuple(components or ())
         for name, spec in (components or {}).items():
             self._check_component(str(name), spec)
-        self._declared: list[str] = []
+        ComponentNames.__init__(self)
         self._scalar = self.dtype.type
         self._consts: dict[float, Any] = {}
         self._cast_rounds = self.dtype.name in _CORRECT_CASTS
@@ -195,32 +196,10 @@ class NativeArithmetic:
         return f"NativeArithmetic({self.fmt}, dtype={self.dtype.name})"
 
     # --- components --------------------------------------------------------------------------
-    def declare_components(self, names: Iterable[str]) -> None:
-        """Register the component names a model uses (all run in the one dtype)."""
-        if isinstance(names, str):
-            names = [names]
-        for name in names:
-            if not isinstance(name, str):
-                raise TypeError(f"component names are strings, got {name!r}")
-            if name not in self._declared:
-                self._declared.append(name)
-
-    @property
-    def declared_components(self) -> tuple[str, ...]:
-        return tuple(self._declared)
-
-    def undeclared_overrides(self) -> list[str]:
-        """Configured component names that no model declared: probably a typo in a config."""
-        return sorted(set(self._configured) - set(self._declared))
-
     def component(self, name: str) -> _Same:
         """A context for component `name` (the same dtype); FormatError if the name is unknown."""
-        if name in self._declared or name in self._configured:
-            return _SAME
-        known = sorted(set(self._declared) | set(self._configured))
-        raise FormatError(
-            f"unknown precision component {name!r}; known: {', '.join(map(repr, known)) or 'none'}"
-            f". A model declares its components with arith.declare_components(names).")
+        self.known(name)
+        return _SAME
 
     # --- entering and leaving ----------------------------------------------------------------
     def _round_into_dtype(self, data: np.ndarray) -> np.ndarray:

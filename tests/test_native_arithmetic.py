@@ -221,3 +221,23 @@ def test_native_dtypes_match_the_format_conventions():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             assert np.isinf(np.array([info.max], dt) * np.array([2], dt)).all(), fmt
+
+
+@pytest.mark.parametrize("make", [
+    lambda components: NativeArithmetic("float32", components=components),
+    lambda components: lowprec.Emulator(Format(23, 8), components=components),
+], ids=["native", "emulated"])
+def test_components_are_declared_and_checked_alike_by_both_arithmetics(make):
+    """The harness asks either arithmetic the same questions about a model's components."""
+    arith = make({"physics": "float32", "phyiscs": "float32"})      # the second a typo
+    arith.declare_components("dynamics")                             # one name as a string
+    arith.declare_components(("physics", "dynamics", "diffusion"))
+    assert arith.declared_components == ("dynamics", "physics", "diffusion")  # order, no repeats
+    assert arith.undeclared_overrides() == ["phyiscs"]
+    with arith.component("diffusion"), arith.component("phyiscs"):   # declared; configured
+        pass
+    with pytest.raises(FormatError, match=r"'radiation'; known: 'diffusion', 'dynamics', "
+                                          r"'phyiscs', 'physics'\."):
+        arith.component("radiation")
+    with pytest.raises(TypeError, match="component names are strings, got 3"):
+        arith.declare_components([3])

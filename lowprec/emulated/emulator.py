@@ -34,10 +34,11 @@ place by one call of `kernels.round_in_place` with the active component's cached
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
+from lowprec.components import ComponentNames
 from lowprec.emulated import roundop
 from lowprec.emulated.array import EmulatedArray
 from lowprec.errors import ConfigError, FormatError, NotEmulatedError
@@ -141,7 +142,7 @@ def _component_setting(name: str, spec: Any, base_mode: str) -> ComponentSetting
     return ComponentSetting(fmt, mode)
 
 
-class Emulator:
+class Emulator(ComponentNames):
     """Emulated low-precision arithmetic: the object a model is given (see the module doc).
 
     fmt: the base format (a Format, int sbits, preset name or dict; see `as_format`).
@@ -168,7 +169,7 @@ class Emulator:
         self._base = ComponentSetting(self.fmt, self.mode)
         self._configured = {str(name): _component_setting(str(name), spec, self.mode)
                             for name, spec in (components or {}).items()}
-        self._declared: list[str] = []
+        ComponentNames.__init__(self)
         stochastic = [n for n, s in self._all_settings() if s.mode == "stochastic"]
         if stochastic and seed is None:
             raise ConfigError(f"stochastic rounding ({', '.join(stochastic)}) needs a seed: "
@@ -201,36 +202,13 @@ class Emulator:
         """The configured overrides, name -> ComponentSetting(fmt, mode) (a copy)."""
         return dict(self._configured)
 
-    @property
-    def declared_components(self) -> tuple[str, ...]:
-        """The names the model declared (they use the base format unless overridden)."""
-        return tuple(self._declared)
-
-    def undeclared_overrides(self) -> list[str]:
-        """Configured component names that no model declared: probably a typo in a config."""
-        return sorted(set(self._configured) - set(self._declared))
-
-    def declare_components(self, names: Iterable[str]) -> None:
-        """Register the component names a model uses; they use the base format unless overridden."""
-        if isinstance(names, str):
-            names = [names]
-        for name in names:
-            if not isinstance(name, str):
-                raise TypeError(f"component names are strings, got {name!r}")
-            if name not in self._declared:
-                self._declared.append(name)
-
     def setting(self, name: str) -> ComponentSetting:
         """Component `name`'s format and mode; FormatError listing the known names if unknown."""
         if name in self._configured:
             return self._configured[name]
-        if name in self._declared:
-            return self._base
-        known = sorted(set(self._declared) | set(self._configured))
-        raise FormatError(
-            f"unknown precision component {name!r}; known: {', '.join(map(repr, known)) or 'none'}"
-            f". A model declares its components with emu.declare_components(names); overrides "
-            f"are configured with Emulator(..., components={{name: format}}).")
+        self.known(name, "; overrides are configured with Emulator(..., components={name: "
+                         "format})")
+        return self._base
 
     def component(self, name: str) -> _Switch:
         """Within this block, results are rounded to component `name`'s format and mode.

@@ -33,18 +33,12 @@ from typing import Any, Callable
 import numpy as np
 from numba import njit
 
-from lowprec.rounding.kernels import round_scalar
+# the float64 bit constants are the rounding kernels' own (numba reads them as compile-time globals)
+from lowprec.rounding.kernels import _FRAC, _INF_BITS, _MAG, _SIGN, _U0, _U1, _U52, round_scalar
 from lowprec.rounding.randombits import GOLDEN, fmix64, stream_key
 
 __all__ = ["recipe", "flavour", "tracked", "ROUNDERS", "exact", "specialise"]
 
-_U0 = np.uint64(0)
-_U1 = np.uint64(1)
-_U52 = np.uint64(52)
-_SIGN = np.uint64(1 << 63)
-_MAG = np.uint64((1 << 63) - 1)
-_INF_BITS = np.uint64(0x7FF0000000000000)
-_FRAC = np.uint64((1 << 52) - 1)
 _STOCHASTIC_CODE = 1
 
 NEAREST, STOCHASTIC, GENERAL = 0, 1, 2          # the flavours
