@@ -200,3 +200,27 @@ def test_open_sweep_leaves_the_netcdf_chunk_cache_default_as_it_was(sweep):
     before = netCDF4.get_chunk_cache()
     open_sweep(sweep).close()
     assert netCDF4.get_chunk_cache() == before
+
+
+def test_open_sweep_takes_each_files_chunks_in_space_and_the_whole_run_in_time(tmp_path):
+    """One dask chunk per chunk of the files made a graph of ~800 000 chunks per variable for a
+    10-year T31 sweep (2.6 GB before any data was read, B8); a chunk's column over the whole
+    run is what the validator's blocks read anyway."""
+    import netCDF4
+    gen = _generator()
+    exp = gen.experiment(0, days=12, nlat=6, nlon=10, controls=2, members=2, sbits=(10,))
+    exp["run"]["checkpoint_interval"] = "2 days"        # files appended 6 times: 6 row chunks
+    lazy = open_sweep(gen.make(tmp_path / "sweep", exp, quiet=True))
+    run_file = next(f for f in (tmp_path / "sweep" / "runs").glob("*_sb10_nearest_m*.nc")
+                    if not f.name.endswith(".restart.nc"))
+    with netCDF4.Dataset(run_file) as nc:
+        var = nc["T_lowest"]
+        file_chunks = dict(zip(var.dimensions, var.chunking()))
+        assert var.shape[0] == 48 and file_chunks[var.dimensions[0]] < 48    # several in time
+    data = lazy["T_lowest"]
+    chunks = dict(zip(data.dims, data.chunks))
+    assert chunks["time"] == (48,)
+    for dim in ("lat", "lon"):      # the file's chunks along each space dim, whole ones
+        size = data.sizes[dim]
+        step = file_chunks[dim]
+        assert chunks[dim] == tuple(min(step, size - i) for i in range(0, size, step)), dim

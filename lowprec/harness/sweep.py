@@ -1047,15 +1047,23 @@ def _open_lazily(file: Path) -> Any:
     growing with the number of runs) would only hold memory. store.COLUMN_BYTES per variable
     still holds a column of a chunk's points over a long run, for blocks smaller than a chunk.
     The setting applies to files opened while it is set: the previous default is restored.
+
+    Dask chunks: the file's chunks in space, the whole run in time (the unlimited dimensions the
+    run appended along): a column of a chunk over the run, at most about store.COLUMN_BYTES. A
+    dask chunk per file chunk made ~800 000 chunks per variable for a 10-year T31 sweep, whose
+    task graph alone held 2.6 GB (BENCHMARKS.md, B8); the validator's blocks are whole space
+    chunks with every time anyway.
     """
     import netCDF4
     import xarray as xr
 
     from lowprec.harness.store import COLUMN_BYTES
+    with netCDF4.Dataset(file) as nc:
+        whole = {name: -1 for name, dim in nc.dimensions.items() if dim.isunlimited()}
     previous = netCDF4.get_chunk_cache()
     netCDF4.set_chunk_cache(COLUMN_BYTES, previous[1], previous[2])
     try:
-        return xr.open_dataset(file, chunks={})
+        return xr.open_dataset(file, chunks=whole)
     finally:
         netCDF4.set_chunk_cache(*previous)
 
