@@ -5,16 +5,21 @@
 RESTART: a restart file of a T31L8 moist run (e.g. `lowprec run lowprec/experiments/gcm_precision.toml
 --set params.truncation=31 --set run.length='"1000 days"' -o t31.nc`, then t31.restart.nc). Both
 states are stepped in one process, in interleaved blocks of --steps after 4 steps of warm-up, for
-float64 and 10 sbits stochastic; prints the median CPU ms per step and the ratio spun-up ÷ rest.
+float64 and 10 sbits stochastic; prints the median CPU ms per step (BLAS held to one thread, as
+bench_gcm.py's B3), the ratio spun-up ÷ rest and the simulated years per hour of each.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")    # one core, as bench_gcm.py's B3 (CPU time of one thread)
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,7 +54,10 @@ def main() -> None:
                     states[k] = model.step(states[k])
                 times[k].append((time.process_time() - t0) / args.steps * 1e3)
         rest, spun = np.median(times["rest"]), np.median(times["spun-up"])
-        print(f"{name:<20} rest {rest:6.1f} ms  spun-up {spun:6.1f} ms  ratio {spun / rest:.2f}")
+        per_year = 365 * 86400 / model.dt
+        print(f"{name:<20} rest {rest:6.1f} ms  spun-up {spun:6.1f} ms  ratio {spun / rest:.2f}  "
+              f"simulated yr/h: rest {3.6e6 / (rest * per_year):.1f}, spun-up "
+              f"{3.6e6 / (spun * per_year):.1f}")
 
 
 if __name__ == "__main__":
