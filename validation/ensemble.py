@@ -477,8 +477,8 @@ def evaluate(
         once: the scheduler's workers); blocks are whole chunks of the run files, so each file
         is read once (the W(t) windows come from the same pass), unless one chunk's points
         exceed that budget (then smaller blocks, reading their chunks again). The peak is then
-        about `memory` plus the results and the input's dask graph (open_sweep: ~0.4 GB for a
-        26 GB sweep; BENCHMARKS.md, B8), not the sweep's size on disk; one point's data
+        about `memory` plus the results and the input's dask graph (a 26 GB sweep: 4.2 GB at
+        4 GiB; BENCHMARKS.md, B8), not the sweep's size on disk; one point's data
         (every run's whole series) is the least a block can hold.
 
     Returns
