@@ -16,7 +16,7 @@ class ComponentNames:
     """The declared and configured component names of an arithmetic object (a mixin).
 
     The arithmetic sets ``self._configured`` (any container of the configured names) and calls
-    ``ComponentNames.__init__``; `known` then answers for ``component(name)``.
+    ``ComponentNames.__init__``; `require_known` then guards ``component(name)``.
     """
 
     _configured: Iterable[str]
@@ -43,7 +43,7 @@ class ComponentNames:
         """Configured component names that no model declared: probably a typo in a config."""
         return sorted(set(self._configured) - set(self._declared))
 
-    def known(self, name: str, how_to_configure: str = "") -> None:
+    def require_known(self, name: str, how_to_configure: str = "") -> None:
         """Nothing if `name` is declared or configured; else FormatError listing the known names."""
         if name in self._declared or name in self._configured:
             return

@@ -198,7 +198,7 @@ class NativeArithmetic(ComponentNames):
     # --- components --------------------------------------------------------------------------
     def component(self, name: str) -> _Same:
         """A context for component `name` (the same dtype); FormatError if the name is unknown."""
-        self.known(name)
+        self.require_known(name)
         return _SAME
 
     # --- entering and leaving ----------------------------------------------------------------

@@ -206,8 +206,8 @@ class Emulator(ComponentNames):
         """Component `name`'s format and mode; FormatError listing the known names if unknown."""
         if name in self._configured:
             return self._configured[name]
-        self.known(name, "; overrides are configured with Emulator(..., components={name: "
-                         "format})")
+        self.require_known(name, "; overrides are configured with "
+                                 "Emulator(..., components={name: format})")
         return self._base
 
     def component(self, name: str) -> _Switch:
