@@ -311,3 +311,26 @@ def test_signals_wait_for_file_io_and_raise_at_once_elsewhere(signum):
             reached.append("not reached")
         assert reached == ["the rest of the write"]
     assert signal.getsignal(signum) is before
+
+
+def test_a_signal_dropped_where_it_landed_is_raised_at_the_next_check():
+    """A signal landing in a finaliser (numba disposing of LLVM objects in __del__ while it
+    compiles) is printed and dropped by Python; the run's next check must raise it again, or
+    the run goes on as if no SIGTERM had come (seen once from a fresh clone)."""
+    from lowprec.harness.interrupts import StopSignals, Terminated
+
+    class Finaliser:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)                        # the handler raises here, inside __del__
+
+    with StopSignals() as stops:
+        Finaliser()                                 # collected at once: the stop is dropped
+        with pytest.raises(Terminated):
+            stops.raise_pending()
+        stops.raise_pending()                       # raised once, not again
+        with pytest.raises(Terminated):             # raised at once and caught by the run...
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        stops.discard_pending()                     # ...which discards it before saving
+        stops.raise_pending()

@@ -79,9 +79,13 @@ class StopSignals:
 
     def _handle(self, signum: int, frame: Any) -> None:
         stop = Interrupted() if signum == signal.SIGINT else Terminated()
+        # kept pending even when raised at once: a signal can land in a finaliser (numba's
+        # compiler disposes of LLVM objects in __del__), where Python prints the exception and
+        # drops it; the run's next check (raise_pending) raises it again. A run that catches the
+        # stop discards it (discard_pending) before saving.
+        if self._pending is None:
+            self._pending = stop
         if self._depth:
-            if self._pending is None:
-                self._pending = stop
             return
         raise stop
 
@@ -90,7 +94,8 @@ class StopSignals:
         return _HeldBack(self)
 
     def raise_pending(self) -> None:
-        """Raise a signal held back by an io() block that has ended, if any."""
+        """Raise a signal held back (by an io() block that has ended, or dropped where it was
+        raised), if any."""
         if self._depth == 0 and self._pending is not None:
             stop, self._pending = self._pending, None
             raise stop

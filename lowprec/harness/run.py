@@ -836,6 +836,7 @@ class _Run:
             self.state = self.model.step(self.state)
             self.step += 1
             if (i + 1) % CHECK_EVERY == 0:
+                self.stops.raise_pending()      # a signal dropped where it landed (interrupts)
                 if self._check() is None:
                     self.blowup_step = self.step
                     return
@@ -849,10 +850,12 @@ class _Run:
             self.state = model.step(self.state)
             self.step += 1
             if (j + 1) % CHECK_EVERY == 0 and j + 1 < interval:
+                self.stops.raise_pending()
                 if self._check() is None:
                     self.blowup_step = self.step
                     return
                 self.bar.update(self.step - self.start_step)
+        self.stops.raise_pending()
         if self._check() is None:
             self.blowup_step = self.step
 
